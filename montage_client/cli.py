@@ -1,0 +1,137 @@
+"""`montage-client`: the GUI with no arguments, or scriptable sub-commands.
+
+    montage-client                      open the window
+    montage-client join ID [options]    share without a window
+    montage-client monitors             list the screens that can be shared
+
+`join` exit codes: 0 shared and stopped, 2 invalid input, 3 wrong PIN or
+locked out, 4 receiver unreachable, 1 anything else. The last line on stderr
+says why in words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+
+from montage_client.protocol.errors import InvalidInput, MontageError, PinRequired, WrongPin
+from montage_client.protocol.meeting_id import MeetingId
+from montage_client.protocol.messages import DEFAULT_PORT
+from montage_client.protocol.pin_auth import valid_pin
+
+from .settings import ClientSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="montage-client",
+                                     description="Share your screen to a meeting room.")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"receiver's port (default {DEFAULT_PORT})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command")
+    join = commands.add_parser("join", help="share this screen without opening a window")
+    join.add_argument("meeting_id", help="the 10-digit meeting ID on the room's screen")
+    join.add_argument("--pin", help="the 4-digit PIN on the room's screen")
+    join.add_argument("--name", help="your name, shown under your screen (remembered)")
+    join.add_argument("--monitor", type=int, default=1, help="which screen to share (1, 2, …)")
+    join.add_argument("--seconds", type=float, default=0,
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    join.add_argument("--fps", type=float, default=30.0, help="capture rate (default 30)")
+    commands.add_parser("monitors", help="list the screens that can be shared")
+    return parser
+
+
+def _fail(exc: MontageError) -> int:
+    print(f"montage-client: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
+async def _join(args: argparse.Namespace) -> int:
+    from montage_client.core.screen_source import ScreenGrabber
+    from montage_client.core.share_client import PinWanted, Progress, Sharing, ShareClient, Update
+
+    meeting = MeetingId.parse(args.meeting_id)
+    settings = ClientSettings.load()
+    name = (args.name or settings.name or getpass.getuser()).strip()
+    if not name:
+        raise InvalidInput("Give your name with --name so the room knows who is sharing.")
+    if args.pin is not None and not valid_pin(args.pin.strip()):
+        raise InvalidInput("The PIN is the 4 digits shown on the room's screen.")
+    if args.seconds < 0 or args.fps <= 0:
+        raise InvalidInput("--seconds must be 0 or more and --fps more than 0.")
+    asked = 0
+
+    async def give_pin(wanted: PinWanted) -> str:
+        nonlocal asked
+        asked += 1
+        if args.pin is None:
+            raise PinRequired("This meeting needs the PIN shown on the room's screen: "
+                              "add --pin.")
+        if asked > 1:  # a script cannot type a second PIN
+            raise WrongPin(wanted.message or "Wrong PIN.", wanted.tries_left or 0)
+        return str(args.pin).strip()
+
+    def report(update: Update) -> None:
+        if isinstance(update, Progress):
+            print(update.text, file=sys.stderr, flush=True)
+        elif isinstance(update, Sharing):
+            print(f"Sharing to {update.room} ({update.path}), {update.width}×{update.height}",
+                  file=sys.stderr, flush=True)
+            if args.seconds:
+                asyncio.get_running_loop().call_later(args.seconds, client.request_stop)
+
+    client = ShareClient(meeting, name, ScreenGrabber(monitor=args.monitor), give_pin,
+                         port=args.port, fps=args.fps, on_update=report)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, client.request_stop)
+    if args.name:
+        settings.name = name
+    settings.remember_meeting(str(meeting))
+    settings.save()
+    await client.run()
+    print("Stopped sharing.", file=sys.stderr)
+    return 0
+
+
+def _monitors() -> int:
+    from montage_client.core.screen_source import list_monitors
+
+    for monitor in list_monitors():
+        print(f"{monitor.index}: {monitor.width}x{monitor.height} at "
+              f"{monitor.left},{monitor.top}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "join":
+            with contextlib.suppress(KeyboardInterrupt):
+                return asyncio.run(_join(args))
+            return 0
+        if args.command == "monitors":
+            return _monitors()
+        from montage_client.ui.app import run_app
+
+        return run_app(port=args.port)
+    except MontageError as exc:
+        return _fail(exc)
+    except Exception as exc:  # the last line must still say why, in words
+        logger.debug("unexpected failure", exc_info=True)
+        print(f"montage-client: unexpected error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

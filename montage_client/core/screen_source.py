@@ -1,0 +1,223 @@
+"""Screen capture in its own thread, handing over only the newest frame.
+
+Threading rule (the one place it is written down): the capture thread owns
+the grabber (mss instances are bound to the thread that made them) and does
+the BGRA → YUV conversion, so the asyncio loop — which is also the GUI thread
+under qasync — only ever takes a finished frame. The hand-over is a slot, not
+a queue: a consumer that is late skips to the newest frame, so latency cannot
+build up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from av import VideoFrame
+
+from montage_client.protocol.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
+
+MAX_WIDTH, MAX_HEIGHT = 1920, 1080
+
+
+@dataclass(frozen=True)
+class Monitor:
+    index: int  # 1-based, as mss numbers them
+    width: int
+    height: int
+    left: int
+    top: int
+
+    def label(self) -> str:
+        return f"Screen {self.index} ({self.width}×{self.height})"
+
+
+class Grabber(Protocol):
+    """Something that yields BGRA pictures; used only from the capture thread."""
+
+    def open(self) -> None: ...
+
+    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]: ...
+
+    def select(self, index: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ScreenGrabber:
+    """mss on one monitor (1-based index; mss's 0 is all monitors together)."""
+
+    def __init__(self, monitor: int = 1, display: str | None = None) -> None:
+        self.monitor = monitor
+        self.display = display
+        self._mss: Any = None
+
+    def open(self) -> None:
+        import mss
+
+        self._mss = mss.MSS(display=self.display) if self.display else mss.MSS()
+        self.select(self.monitor)
+
+    def select(self, index: int) -> None:
+        count = len(self._mss.monitors) - 1
+        if not 1 <= index <= count:
+            raise InvalidInput(f"There is no screen {index}; this computer has {count}.")
+        self.monitor = index
+
+    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        shot = self._mss.grab(self._mss.monitors[self.monitor])
+        return np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
+
+    def close(self) -> None:
+        if self._mss is not None:
+            self._mss.close()
+            self._mss = None
+
+
+def list_monitors(display: str | None = None) -> list[Monitor]:
+    import mss
+
+    with mss.MSS(display=display) if display else mss.MSS() as sct:
+        return [
+            Monitor(i, m["width"], m["height"], m["left"], m["top"])
+            for i, m in enumerate(sct.monitors)
+            if i > 0
+        ]
+
+
+def fit_size(width: int, height: int) -> tuple[int, int]:
+    """Largest even size within 1920×1080 keeping the aspect ratio."""
+    scale = min(1.0, MAX_WIDTH / width, MAX_HEIGHT / height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+class ScreenSource:
+    """Runs a grabber at `fps` in a thread; `next_frame` gives the newest."""
+
+    def __init__(self, grabber: Grabber, fps: float = 30.0) -> None:
+        self.grabber = grabber
+        self.fps = fps
+        self.frames_captured = 0
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+        self._frame: VideoFrame | None = None
+        self._seq = 0
+        self._running = False
+        self._paused = threading.Event()
+        self._pending_monitor: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._opened = threading.Event()
+
+    async def start(self) -> None:
+        """Start capturing; raises whatever opening the grabber raised."""
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="screen-capture", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(self._opened.wait, 10)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._running = False
+        self._paused.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def pause(self, paused: bool) -> None:
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def select_monitor(self, index: int) -> None:
+        """Switch monitors live; takes effect at the next capture."""
+        self._pending_monitor = index
+
+    @property
+    def size(self) -> tuple[int, int]:
+        frame = self._frame
+        return (frame.width, frame.height) if frame is not None else (0, 0)
+
+    async def next_frame(self, after: int) -> tuple[int, VideoFrame]:
+        """The newest frame newer than sequence number `after`."""
+        while True:
+            with self._lock:
+                if self._seq > after and self._frame is not None:
+                    return self._seq, self._frame
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+            await waiter
+
+    # -- capture thread -----------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.grabber.open()
+        except Exception as exc:
+            self.error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        period = 1.0 / self.fps
+        deadline = time.monotonic()
+        try:
+            while self._running:
+                if self._pending_monitor is not None:
+                    index, self._pending_monitor = self._pending_monitor, None
+                    try:
+                        self.grabber.select(index)
+                    except InvalidInput as exc:
+                        logger.warning("cannot switch monitor: %s", exc)
+                if not self._paused.is_set():
+                    self._publish(self._convert(self.grabber.grab()))
+                deadline += period
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    # Running late: start the next period now, do not catch up.
+                    deadline = time.monotonic()
+        except Exception as exc:
+            logger.exception("screen capture stopped")
+            self.error = exc
+        finally:
+            self.grabber.close()
+
+    @staticmethod
+    def _convert(bgra: np.ndarray[Any, np.dtype[np.uint8]]) -> VideoFrame:
+        height, width = bgra.shape[:2]
+        out_w, out_h = fit_size(width, height)
+        # from_numpy_buffer wraps the grabbed memory without a copy; swscale
+        # then converts and (for screens above 1080p) scales in one pass.
+        frame = VideoFrame.from_numpy_buffer(bgra, format="bgra")
+        return frame.reformat(width=out_w, height=out_h, format="yuv420p")
+
+    def _publish(self, frame: VideoFrame) -> None:
+        with self._lock:
+            self._frame = frame
+            self._seq += 1
+            self.frames_captured += 1
+            waiters, self._waiters = self._waiters, []
+        loop = self._loop
+        if waiters and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(_wake, waiters)
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)

@@ -1,0 +1,280 @@
+"""The presenter's network side: signalling over TLS WebSocket, media over aiortc.
+
+An adapter around `ClientSession`. Everything that happens — frames from the
+receiver, the person's Stop, a PIN typed, the media path failing — arrives in
+one inbox and is handled in order on the event loop, so the protocol state
+machine never sees two things at once. Progress goes out through `on_update`
+as plain dataclasses; the GUI and the CLI each render them their own way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiortc import RTCSessionDescription
+
+from montage_client.protocol import messages as m
+from montage_client.protocol.client_session import ClientSession, ClientState
+from montage_client.protocol.errors import (
+    InvalidInput,
+    MontageError,
+    ReceiverUnreachable,
+    ShareEnded,
+)
+from montage_client.protocol.events import AnswerReceived, PinNeeded, SessionEnded, Welcomed
+from montage_client.protocol.meeting_id import MeetingId
+from montage_client.protocol.pin_auth import certificate_fingerprint
+
+from .rtc import make_peer_connection, prefer_screen_codecs
+from .screen_source import Grabber, ScreenSource
+from .screen_track import ScreenTrack
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+# How long the receiver may take to answer a protocol step (not the person).
+REPLY_TIMEOUT = 10.0
+HEARTBEAT_SECONDS = 5.0
+
+
+class CaptureFailed(MontageError):
+    """The screen could not be captured."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    text: str
+
+
+@dataclass(frozen=True)
+class Sharing:
+    room: str
+    path: str  # "Local" for a direct LAN connection
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class PinWanted:
+    tries_left: int | None
+    message: str | None
+
+
+Update = Progress | Sharing | PinWanted
+PinProvider = Callable[[PinWanted], Awaitable[str]]
+
+
+def _client_tls() -> ssl.SSLContext:
+    # Receivers have self-signed certificates; the certificate is verified by
+    # binding its fingerprint into the PIN exchange, not by a CA.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class ShareClient:
+    def __init__(
+        self,
+        meeting: MeetingId,
+        name: str,
+        grabber: Grabber,
+        pin_provider: PinProvider,
+        *,
+        port: int = m.DEFAULT_PORT,
+        fps: float = 30.0,
+        on_update: Callable[[Update], None] | None = None,
+    ) -> None:
+        self.meeting = meeting
+        self.name = name
+        self.port = port
+        self.source = ScreenSource(grabber, fps=fps)
+        self._pin_provider = pin_provider
+        self._on_update = on_update or (lambda update: None)
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.session: ClientSession | None = None
+        self.room: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.meeting.address()}:{self.port}"
+
+    # -- calls from the person (any time, from the loop thread) -------------
+    def request_stop(self) -> None:
+        self._inbox.put_nowait(("stop", None))
+
+    def pause(self, paused: bool) -> None:
+        self._inbox.put_nowait(("pause", paused))
+
+    def select_monitor(self, index: int) -> None:
+        self.source.select_monitor(index)
+        self._inbox.put_nowait(("resized", None))
+
+    # -- the share ------------------------------------------------------------
+    async def run(self) -> None:
+        """Share until stopped. Raises a MontageError saying why it ended otherwise."""
+        self._on_update(Progress(f"Connecting to the room at {self.meeting.address()}…"))
+        try:
+            await self.source.start()
+        except MontageError:
+            raise
+        except Exception as exc:
+            raise CaptureFailed(f"Cannot capture the screen: {exc}") from exc
+        try:
+            async with aiohttp.ClientSession() as http:
+                ws = await self._connect(http)
+                try:
+                    await self._converse(ws)
+                finally:
+                    await ws.close()
+        finally:
+            await asyncio.to_thread(self.source.stop)
+
+    async def _connect(self, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+        url = f"wss://{self.address}{m.SIGNAL_PATH}"
+        where = f"the receiver at {self.address}"
+        try:
+            return await asyncio.wait_for(
+                http.ws_connect(url, ssl=_client_tls(), heartbeat=HEARTBEAT_SECONDS,
+                                max_msg_size=4 * m.MAX_MESSAGE_BYTES, autoping=True),
+                CONNECT_TIMEOUT,
+            )
+        except TimeoutError as exc:
+            raise ReceiverUnreachable(
+                f"No answer from {where} within {CONNECT_TIMEOUT:.0f} seconds. Check the "
+                "meeting ID and that this computer is on the room's network."
+            ) from exc
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ReceiverUnreachable(
+                f"Something answered at {self.address} but it is not a Montage receiver "
+                f"(HTTP {exc.status})."
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            code = exc.os_error.errno
+            reason = os.strerror(code) if code else str(exc.os_error)
+            raise ReceiverUnreachable(
+                f"Could not connect to {where}: {reason}. Check the meeting ID and that the "
+                "receiver is running."
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ReceiverUnreachable(f"Could not connect to {where}: {exc}.") from exc
+
+    async def _converse(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        ssl_object = ws.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not der:
+            raise ReceiverUnreachable(f"The receiver at {self.address} sent no certificate.")
+        session = self.session = ClientSession(self.name, certificate_fingerprint(der))
+        pc = make_peer_connection()
+        reader = asyncio.ensure_future(self._read(ws))
+        pin_task: asyncio.Task[None] | None = None
+        try:
+            transceiver = pc.addTransceiver(ScreenTrack(self.source), direction="sendonly")
+            prefer_screen_codecs(transceiver)
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                if pc.connectionState == "failed":
+                    self._inbox.put_nowait(("media_failed", None))
+
+            session.start()
+            await self._flush(ws)
+            # The offer is made while the receiver answers hello and the person
+            # types the PIN: it does not depend on either.
+            await pc.setLocalDescription(await pc.createOffer())
+            session.set_offer(pc.localDescription.sdp)
+            await self._flush(ws)
+            while True:
+                waiting_on_receiver = session.state in (
+                    ClientState.HELLO_SENT, ClientState.PAKE_SENT, ClientState.OFFER_SENT)
+                try:
+                    kind, value = await asyncio.wait_for(
+                        self._inbox.get(), REPLY_TIMEOUT if waiting_on_receiver else None)
+                except TimeoutError as exc:
+                    raise ShareEnded(
+                        f"The receiver at {self.address} stopped answering."
+                    ) from exc
+                if kind == "stop":
+                    session.leave("stopped")
+                    await self._flush(ws)
+                    return
+                if kind == "pin":
+                    try:
+                        session.submit_pin(value)
+                    except InvalidInput as exc:
+                        pin_task = asyncio.ensure_future(
+                            self._ask_pin(PinNeeded(message=str(exc))))
+                        continue
+                    self._on_update(Progress("Checking PIN…"))
+                elif kind == "pin_error":
+                    raise value
+                elif kind == "pause":
+                    self.source.pause(value)
+                    self._send_share_state(session)
+                elif kind == "resized":
+                    self._send_share_state(session)
+                elif kind == "media_failed":
+                    raise ShareEnded("Lost the media connection to the receiver.")
+                elif kind == "frame":
+                    for event in session.receive(value):
+                        if isinstance(event, Welcomed):
+                            self.room = event.room
+                            if not event.pin_required:
+                                self._on_update(Progress("Starting the share…"))
+                        elif isinstance(event, PinNeeded):
+                            pin_task = asyncio.ensure_future(self._ask_pin(event))
+                        elif isinstance(event, AnswerReceived):
+                            await pc.setRemoteDescription(
+                                RTCSessionDescription(event.sdp, "answer"))
+                            width, height = self.source.size
+                            self._on_update(Sharing(self.room or "", "Local", width, height))
+                            self._send_share_state(session)
+                        elif isinstance(event, SessionEnded):
+                            if event.error is not None:
+                                raise event.error
+                            return
+                elif kind == "closed":
+                    for event in session.connection_lost():
+                        if isinstance(event, SessionEnded) and event.error is not None:
+                            raise event.error
+                    return
+                await self._flush(ws)
+        finally:
+            reader.cancel()
+            if pin_task is not None:
+                pin_task.cancel()
+            await pc.close()
+
+    def _send_share_state(self, session: ClientSession) -> None:
+        width, height = self.source.size
+        session.set_share_state("paused" if self.source.paused else "sharing", width, height)
+
+    async def _ask_pin(self, event: PinNeeded) -> None:
+        try:
+            pin = await self._pin_provider(PinWanted(event.tries_left, event.message))
+        except MontageError as exc:
+            self._inbox.put_nowait(("pin_error", exc))
+        else:
+            self._inbox.put_nowait(("pin", pin))
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                self._inbox.put_nowait(("frame", msg.data))
+            else:
+                break
+        self._inbox.put_nowait(("closed", None))
+
+    async def _flush(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        assert self.session is not None
+        for message in self.session.messages_to_send():
+            with contextlib.suppress(ConnectionError):
+                await ws.send_str(m.serialize(message))

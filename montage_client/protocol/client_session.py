@@ -1,0 +1,223 @@
+"""The presenter's side of the signalling protocol, as a state machine.
+
+No I/O: the adapter feeds it received frames (`receive`) and calls from the
+person (`submit_pin`, `leave`) and the media stack (`set_offer`), and sends
+whatever `messages_to_send` returns. It decides nothing about sockets or
+WebRTC; it decides what the protocol allows and what each failure means for
+the person.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from . import messages as m
+from .errors import (
+    InvalidInput,
+    LockedOut,
+    MontageError,
+    ProtocolViolation,
+    ReceiverRefused,
+    ShareEnded,
+    WrongPin,
+)
+from .events import AnswerReceived, ClientEvent, PinNeeded, SessionEnded, Welcomed
+from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, valid_pin
+
+logger = logging.getLogger(__name__)
+
+
+class ClientState(enum.Enum):
+    IDLE = "idle"
+    HELLO_SENT = "hello_sent"
+    NEED_PIN = "need_pin"
+    PAKE_SENT = "pake_sent"
+    KEYED = "keyed"  # waiting for the local offer
+    OFFER_SENT = "offer_sent"
+    SHARING = "sharing"
+    CLOSED = "closed"
+
+
+def describe_wait(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def wrong_pin_sentence(tries_left: int) -> str:
+    tries = f"{tries_left} {'try' if tries_left == 1 else 'tries'}"
+    return f"Wrong PIN. {tries} left before this computer is locked out for a while."
+
+
+def error_from_wire(error: m.Error) -> MontageError:
+    """The exception a person should see for a fatal error from the receiver."""
+    if error.code is m.ErrorCode.LOCKED_OUT:
+        wait = error.retry_after or 0.0
+        return LockedOut(
+            f"Too many wrong PINs from this computer. Try again in {describe_wait(wait)}.", wait
+        )
+    if error.code is m.ErrorCode.WRONG_PIN:
+        return WrongPin(wrong_pin_sentence(error.tries_left or 0), error.tries_left or 0)
+    if error.code is m.ErrorCode.FULL:
+        return ReceiverRefused(f"The room is full: {error.message}")
+    if error.code is m.ErrorCode.UNSUPPORTED_VERSION:
+        return ReceiverRefused(
+            "This receiver runs a different version of Montage; update the app to join."
+        )
+    return ReceiverRefused(f"The receiver refused the share: {error.message}")
+
+
+class ClientSession:
+    def __init__(self, name: str, tls_fingerprint: str) -> None:
+        self.name = name.strip()
+        self.tls_fingerprint = tls_fingerprint
+        self.state = ClientState.IDLE
+        self.room: str | None = None
+        self.pin_required = False
+        self._outbox: list[m.Message] = []
+        self._exchange: PinExchange | None = None
+        self._offer: str | None = None
+        self._offer_dtls: str | None = None
+
+    # -- calls from the adapter -------------------------------------------
+    def start(self) -> None:
+        self._expect(ClientState.IDLE)
+        self._outbox.append(m.Hello(name=self.name))
+        self.state = ClientState.HELLO_SENT
+
+    def submit_pin(self, pin: str) -> None:
+        """Start one PIN attempt. Raises InvalidInput for a malformed PIN."""
+        self._expect(ClientState.NEED_PIN)
+        pin = pin.strip()
+        if not valid_pin(pin):
+            raise InvalidInput("The PIN is the 4 digits shown on the room's screen.")
+        self._begin_exchange(pin)
+
+    def set_offer(self, sdp: str) -> None:
+        """Give the local SDP offer; it is sent as soon as the key is agreed."""
+        self._offer = sdp
+        self._offer_dtls = dtls_fingerprints(sdp)
+        self._maybe_send_offer()
+
+    def set_share_state(self, state: m.ShareStateName, width: int, height: int) -> None:
+        if self.state is ClientState.SHARING:
+            self._outbox.append(m.ShareState(state=state, width=width, height=height))
+
+    def leave(self, reason: str = "stopped") -> None:
+        if self.state not in (ClientState.IDLE, ClientState.CLOSED):
+            self._outbox.append(m.Bye(reason=reason))
+        self.state = ClientState.CLOSED
+
+    def messages_to_send(self) -> list[m.Message]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    @property
+    def closed(self) -> bool:
+        return self.state is ClientState.CLOSED
+
+    # -- frames from the receiver -----------------------------------------
+    def receive(self, raw: str | bytes) -> list[ClientEvent]:
+        if self.state is ClientState.CLOSED:
+            return []
+        try:
+            message = m.parse(raw)
+            return self._handle(message)
+        except m.MalformedMessage as exc:
+            logger.warning("bad message from receiver: %s", exc)
+            return self._fail(ProtocolViolation(f"The receiver sent a message we cannot read ({exc})."))
+
+    def connection_lost(self) -> list[ClientEvent]:
+        if self.state is ClientState.CLOSED:
+            return []
+        if self.state is ClientState.SHARING:
+            error: MontageError = ShareEnded("Lost the connection to the receiver.")
+        else:
+            error = ShareEnded("The receiver closed the connection before the share started.")
+        return self._fail(error)
+
+    # -- internals ----------------------------------------------------------
+    def _handle(self, message: m.Message) -> list[ClientEvent]:
+        if isinstance(message, m.Error):
+            return self._on_error(message)
+        if isinstance(message, m.Stop):
+            return self._fail(ShareEnded("The room stopped your share."))
+        if isinstance(message, m.Bye):
+            return self._fail(ShareEnded("The receiver closed the meeting."))
+        if isinstance(message, m.Welcome) and self.state is ClientState.HELLO_SENT:
+            return self._on_welcome(message)
+        if isinstance(message, m.Pake) and self.state is ClientState.PAKE_SENT:
+            assert self._exchange is not None
+            self._exchange.finish(message.message)
+            self.state = ClientState.KEYED
+            self._maybe_send_offer()
+            return []
+        if isinstance(message, m.Answer) and self.state is ClientState.OFFER_SENT:
+            return self._on_answer(message)
+        return self._fail(
+            ProtocolViolation(f"The receiver sent {message.TYPE!r} out of turn.")
+        )
+
+    def _on_welcome(self, welcome: m.Welcome) -> list[ClientEvent]:
+        if welcome.version != m.PROTOCOL_VERSION:
+            return self._fail(ReceiverRefused(
+                "This receiver runs a different version of Montage; update the app to join."
+            ))
+        self.room = welcome.room
+        self.pin_required = welcome.pin_required
+        self.state = ClientState.NEED_PIN
+        events: list[ClientEvent] = [Welcomed(welcome.room, welcome.pin_required)]
+        if welcome.pin_required:
+            events.append(PinNeeded())
+        else:
+            self._begin_exchange(NO_PIN)
+        return events
+
+    def _on_answer(self, answer: m.Answer) -> list[ClientEvent]:
+        assert self._exchange is not None and self._offer_dtls is not None
+        answer_dtls = dtls_fingerprints(answer.sdp)
+        if not self._exchange.check_receiver(
+            answer.confirm, self.tls_fingerprint, self._offer_dtls, answer_dtls
+        ):
+            return self._fail(ProtocolViolation(
+                "The receiver could not prove it knows the PIN: the connection may be "
+                "intercepted. Check the meeting ID and try again."
+            ))
+        self.state = ClientState.SHARING
+        return [AnswerReceived(answer.sdp)]
+
+    def _on_error(self, error: m.Error) -> list[ClientEvent]:
+        if (
+            error.code is m.ErrorCode.WRONG_PIN
+            and not error.fatal
+            and self.state is ClientState.OFFER_SENT
+        ):
+            self._exchange = None
+            self.state = ClientState.NEED_PIN
+            tries = error.tries_left or 0
+            return [PinNeeded(tries_left=tries, message=wrong_pin_sentence(tries))]
+        return self._fail(error_from_wire(error))
+
+    def _begin_exchange(self, pin: str) -> None:
+        self._exchange = PinExchange(pin, is_client=True)
+        self._outbox.append(m.Pake(message=self._exchange.outbound))
+        self.state = ClientState.PAKE_SENT
+
+    def _maybe_send_offer(self) -> None:
+        if self.state is not ClientState.KEYED or self._offer is None:
+            return
+        assert self._exchange is not None and self._offer_dtls is not None
+        confirm = self._exchange.client_confirm(self.tls_fingerprint, self._offer_dtls)
+        self._outbox.append(m.Offer(sdp=self._offer, confirm=confirm))
+        self.state = ClientState.OFFER_SENT
+
+    def _fail(self, error: MontageError) -> list[ClientEvent]:
+        self.state = ClientState.CLOSED
+        return [SessionEnded(error)]
+
+    def _expect(self, state: ClientState) -> None:
+        if self.state is not state:
+            raise RuntimeError(f"not allowed in state {self.state.value}")

@@ -1,0 +1,65 @@
+"""Errors a person can meet, each carrying a sentence for that person.
+
+The UI shows `str(error)`; the log keeps the detail. Each class maps to one
+exit code of `montage-client join` (see montage_client/cli.py).
+"""
+
+from __future__ import annotations
+
+
+class MontageError(Exception):
+    """Base for errors with a message meant for the person using the app."""
+
+    exit_code = 1
+
+
+class InvalidInput(MontageError):
+    """Something the person typed cannot be right (meeting ID, PIN, name)."""
+
+    exit_code = 2
+
+
+class InvalidMeetingId(InvalidInput):
+    """The meeting ID is malformed or does not name a receiver."""
+
+
+class PinRequired(InvalidInput):
+    """The receiver requires a PIN and none was given."""
+
+
+class WrongPin(MontageError):
+    """The PIN did not match; `tries_left` more attempts before lockout."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, tries_left: int) -> None:
+        super().__init__(message)
+        self.tries_left = tries_left
+
+
+class LockedOut(MontageError):
+    """Too many wrong PINs from this address; wait `retry_after` seconds."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ReceiverUnreachable(MontageError):
+    """No connection could be made to the receiver's address."""
+
+    exit_code = 4
+
+
+class ReceiverRefused(MontageError):
+    """The receiver answered but will not take this share (full, closed, ...)."""
+
+
+class ShareEnded(MontageError):
+    """A running share ended for a reason other than the person's own Stop."""
+
+
+class ProtocolViolation(MontageError):
+    """The other side sent something the protocol does not allow."""

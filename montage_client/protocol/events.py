@@ -1,0 +1,75 @@
+"""Events the signalling state machines hand to their adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import MontageError
+
+
+# Client side ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Welcomed:
+    room: str
+    pin_required: bool
+
+
+@dataclass(frozen=True)
+class PinNeeded:
+    """Ask the person for the PIN (again, after a wrong one)."""
+
+    tries_left: int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerReceived:
+    """The receiver proved it knows the PIN; apply this SDP answer."""
+
+    sdp: str
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """The session is over. `error` is None when this side asked to stop."""
+
+    error: MontageError | None
+
+
+# Receiver side -------------------------------------------------------------
+@dataclass(frozen=True)
+class OfferVerified:
+    """The presenter proved the PIN; answer this SDP offer."""
+
+    name: str
+    sdp: str
+
+
+@dataclass(frozen=True)
+class PresenterJoined:
+    name: str
+
+
+@dataclass(frozen=True)
+class ShareStateChanged:
+    state: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class PresenterLeft:
+    """The connection is finished; `reason` is for the log and status line."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PinFailed:
+    source: str
+    tries_left: int
+    locked_for: float | None
+
+
+ClientEvent = Welcomed | PinNeeded | AnswerReceived | SessionEnded
+ReceiverEvent = OfferVerified | PresenterJoined | ShareStateChanged | PresenterLeft | PinFailed

@@ -1,0 +1,32 @@
+"""The receiver's settings, declared once with their defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from montage_client.protocol.messages import DEFAULT_PORT
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "montage-receiver"
+
+
+def fresh_pin() -> str:
+    return f"{secrets.randbelow(10_000):04d}"
+
+
+@dataclass
+class ReceiverConfig:
+    name: str = socket.gethostname()
+    bind: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    # None: no PIN asked. Default: a fresh PIN for every meeting.
+    pin: str | None = None
+    data_dir: Path = default_data_dir()
+    max_presenters: int = 4
+    stats_interval: float = 1.0

@@ -1,0 +1,90 @@
+"""The receiver with its full-screen window: Qt and asyncio on one thread (qasync).
+
+The window only draws and reports clicks; this module connects it to the
+meeting's service (events in, stop requests out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .config import ReceiverConfig
+from .meeting import Meeting, open_meeting
+from .service import PresenterAdded, PresenterChanged, PresenterRemoved, ServiceEvent
+
+
+def run_gui(
+    config: ReceiverConfig,
+    *,
+    status_json: bool,
+    windowed: bool,
+    start_reporting: Callable[[Meeting, bool, ReceiverConfig], Any],
+) -> int:
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QKeySequence, QShortcut
+    from PySide6.QtWidgets import QApplication
+
+    from .ui.window import ReceiverWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Montage Receiver")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    async def serve() -> int:
+        meeting = await open_meeting(config)
+        window = ReceiverWindow(config.name, meeting.meeting_id.display(), meeting.pin)
+        finished = asyncio.Event()
+
+        def on_event(event: ServiceEvent) -> None:
+            if isinstance(event, PresenterAdded):
+                window.add_presenter(event.presenter)
+            elif isinstance(event, PresenterRemoved):
+                window.remove_presenter(event.presenter.id)
+            elif isinstance(event, PresenterChanged):
+                window.update_presenter(event.presenter)
+
+        meeting.service.subscribe(on_event)
+        window.stop_requested.connect(
+            lambda pid: asyncio.ensure_future(meeting.service.stop_presenter(pid))
+        )
+        quit_shortcut = QShortcut(QKeySequence("Ctrl+Q"), window)
+        quit_shortcut.activated.connect(window.close)
+        app.lastWindowClosed.connect(finished.set)
+        # Python runs signal handlers only between bytecodes; a idle timer
+        # gives it the chance while Qt's loop is in C.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: finished.set())
+        wake = QTimer()
+        wake.start(200)
+        wake.timeout.connect(lambda: None)
+
+        reporter = start_reporting(meeting, status_json, config)
+        if windowed:
+            window.resize(1280, 720)
+            window.show()
+        else:
+            # Bare X servers (kiosks, Xvfb) have no window manager to honour
+            # showFullScreen, so size the window to the screen as well.
+            screen = app.primaryScreen()
+            if screen is not None:
+                window.setGeometry(screen.geometry())
+            window.showFullScreen()
+        try:
+            await finished.wait()
+        finally:
+            wake.stop()
+            if reporter is not None:
+                reporter.stop()
+            await meeting.service.close()
+            window.shutdown()
+            window.close()
+        return 0
+
+    with loop:
+        return loop.run_until_complete(serve())

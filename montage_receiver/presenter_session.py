@@ -1,0 +1,220 @@
+"""The receiver's side of the signalling protocol, one instance per connection.
+
+No I/O, no clock of its own: the adapter passes each frame and the current
+time in, performs what the events ask (answer an offer, tear media down) and
+sends `messages_to_send`. Admission (how many may present, PIN guesses per
+source) is decided by the shared `Room`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from montage_client.protocol import messages as m
+from montage_client.protocol.events import (
+    OfferVerified,
+    PinFailed,
+    PresenterJoined,
+    PresenterLeft,
+    ReceiverEvent,
+    ShareStateChanged,
+)
+from montage_client.protocol.lockout import Lockout
+from montage_client.protocol.pin_auth import NO_PIN, PinExchange, dtls_fingerprints
+
+logger = logging.getLogger(__name__)
+
+MAX_PRESENTERS = 4
+
+
+@dataclass
+class Room:
+    """What every connection to one receiver shares."""
+
+    name: str
+    pin: str | None
+    tls_fingerprint: str
+    max_presenters: int = MAX_PRESENTERS
+    lockout: Lockout = field(default_factory=Lockout)
+    presenters: set[PresenterSession] = field(default_factory=set)
+
+    @property
+    def full(self) -> bool:
+        return len(self.presenters) >= self.max_presenters
+
+    def full_error(self) -> m.Error:
+        count = self.max_presenters
+        return m.Error(m.ErrorCode.FULL,
+                       f"{count} people are already sharing. Ask one of them to stop first.")
+
+
+class SessionState(enum.Enum):
+    AWAITING_HELLO = "awaiting_hello"
+    AWAITING_PAKE = "awaiting_pake"
+    AWAITING_OFFER = "awaiting_offer"
+    ANSWERING = "answering"
+    SHARING = "sharing"
+    CLOSED = "closed"
+
+
+class PresenterSession:
+    def __init__(self, room: Room, source: str) -> None:
+        self.room = room
+        self.source = source
+        self.state = SessionState.AWAITING_HELLO
+        self.name = ""
+        self.share_state = "sharing"
+        self._outbox: list[m.Message] = []
+        self._exchange: PinExchange | None = None
+        self._offer_dtls = ""
+
+    # Sessions are kept in a set by identity.
+    __hash__ = object.__hash__
+
+    def receive(self, raw: str | bytes, now: float) -> list[ReceiverEvent]:
+        if self.state is SessionState.CLOSED:
+            return []
+        try:
+            message = m.parse(raw)
+            return self._handle(message, now)
+        except m.MalformedMessage as exc:
+            logger.warning("presenter %s (%s) sent a bad message: %s", self.name or "?",
+                           self.source, exc)
+            return self._reject(m.Error(exc.code, f"Message refused: {exc}"), f"bad message: {exc}")
+
+    def send_answer(self, sdp: str) -> list[ReceiverEvent]:
+        """The adapter made the SDP answer for the verified offer."""
+        if self.state is not SessionState.ANSWERING:
+            return []
+        assert self._exchange is not None
+        confirm = self._exchange.receiver_confirm(
+            self.room.tls_fingerprint, self._offer_dtls, dtls_fingerprints(sdp)
+        )
+        self._outbox.append(m.Answer(sdp=sdp, confirm=confirm))
+        self.state = SessionState.SHARING
+        return [PresenterJoined(self.name)]
+
+    def answer_failed(self, reason: str) -> list[ReceiverEvent]:
+        return self._reject(m.Error(m.ErrorCode.INTERNAL, "The receiver could not start "
+                                    "the media session."), f"answer failed: {reason}")
+
+    def stop_by_room(self) -> list[ReceiverEvent]:
+        if self.state is SessionState.CLOSED:
+            return []
+        self._outbox.append(m.Stop(reason="room"))
+        return self._close("stopped by the room")
+
+    def close_meeting(self) -> list[ReceiverEvent]:
+        if self.state is SessionState.CLOSED:
+            return []
+        self._outbox.append(m.Bye(reason="closed"))
+        return self._close("meeting closed")
+
+    def connection_lost(self) -> list[ReceiverEvent]:
+        if self.state is SessionState.CLOSED:
+            return []
+        return self._close("connection lost")
+
+    def messages_to_send(self) -> list[m.Message]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    @property
+    def closed(self) -> bool:
+        return self.state is SessionState.CLOSED
+
+    # -- internals ----------------------------------------------------------
+    def _handle(self, message: m.Message, now: float) -> list[ReceiverEvent]:
+        state = self.state
+        if isinstance(message, m.Bye) and state is not SessionState.AWAITING_HELLO:
+            return self._close(f"presenter left ({message.reason})")
+        if isinstance(message, m.Hello) and state is SessionState.AWAITING_HELLO:
+            return self._on_hello(message, now)
+        if isinstance(message, m.Pake) and state is SessionState.AWAITING_PAKE:
+            return self._on_pake(message, now)
+        if isinstance(message, m.Offer) and state is SessionState.AWAITING_OFFER:
+            return self._on_offer(message, now)
+        if isinstance(message, m.ShareState) and state is SessionState.SHARING:
+            self.share_state = message.state
+            return [ShareStateChanged(message.state, message.width, message.height)]
+        return self._reject(
+            m.Error(m.ErrorCode.UNEXPECTED, f"{message.TYPE!r} is not allowed now."),
+            f"unexpected {message.TYPE!r} in state {state.value}",
+        )
+
+    def _on_hello(self, hello: m.Hello, now: float) -> list[ReceiverEvent]:
+        if hello.version != m.PROTOCOL_VERSION:
+            return self._reject(m.Error(m.ErrorCode.UNSUPPORTED_VERSION,
+                                        f"This receiver speaks protocol {m.PROTOCOL_VERSION}."),
+                                f"protocol version {hello.version}")
+        if (locked := self._locked_error(now)) is not None:
+            return locked
+        if self.room.full:
+            return self._reject(self.room.full_error(), "room full")
+        self.name = hello.name
+        self._outbox.append(m.Welcome(room=self.room.name, pin_required=self.room.pin is not None))
+        self.state = SessionState.AWAITING_PAKE
+        return []
+
+    def _on_pake(self, pake: m.Pake, now: float) -> list[ReceiverEvent]:
+        if (locked := self._locked_error(now)) is not None:
+            return locked
+        if self.room.pin is not None:
+            self.room.lockout.record_attempt(self.source, now)
+        self._exchange = PinExchange(self.room.pin or NO_PIN, is_client=False)
+        self._exchange.finish(pake.message)
+        self._outbox.append(m.Pake(message=self._exchange.outbound))
+        self.state = SessionState.AWAITING_OFFER
+        return []
+
+    def _on_offer(self, offer: m.Offer, now: float) -> list[ReceiverEvent]:
+        assert self._exchange is not None
+        self._offer_dtls = dtls_fingerprints(offer.sdp)
+        if not self._exchange.check_client(offer.confirm, self.room.tls_fingerprint,
+                                           self._offer_dtls):
+            return self._on_wrong_pin(now)
+        self.room.lockout.record_success(self.source)
+        # Checked again: others may have joined while this person typed the PIN.
+        if self.room.full:
+            return self._reject(self.room.full_error(), "room full")
+        self.room.presenters.add(self)
+        self.state = SessionState.ANSWERING
+        return [OfferVerified(self.name, offer.sdp)]
+
+    def _on_wrong_pin(self, now: float) -> list[ReceiverEvent]:
+        lockout = self.room.lockout
+        locked_for = lockout.settle_failure(self.source, now)
+        tries = lockout.tries_left(self.source, now)
+        failed = PinFailed(self.source, tries, locked_for)
+        logger.info("wrong PIN from %s (%s tries left)", self.source, tries)
+        if locked_for is not None:
+            return [failed, *self._reject(
+                m.Error(m.ErrorCode.LOCKED_OUT, "Too many wrong PINs.", retry_after=locked_for),
+                "locked out")]
+        self._exchange = None
+        self._outbox.append(m.Error(m.ErrorCode.WRONG_PIN, "Wrong PIN.", fatal=False,
+                                    tries_left=tries))
+        self.state = SessionState.AWAITING_PAKE
+        return [failed]
+
+    def _locked_error(self, now: float) -> list[ReceiverEvent] | None:
+        if self.room.pin is None:
+            return None
+        wait = self.room.lockout.retry_after(self.source, now)
+        if wait is None:
+            return None
+        return self._reject(
+            m.Error(m.ErrorCode.LOCKED_OUT, "Too many wrong PINs.", retry_after=round(wait, 1)),
+            "locked out",
+        )
+
+    def _reject(self, error: m.Error, reason: str) -> list[ReceiverEvent]:
+        self._outbox.append(error)
+        return self._close(reason)
+
+    def _close(self, reason: str) -> list[ReceiverEvent]:
+        self.state = SessionState.CLOSED
+        self.room.presenters.discard(self)
+        return [PresenterLeft(reason)]

@@ -1,0 +1,230 @@
+"""The receiver's network side: TLS WebSocket signalling and aiortc media.
+
+An adapter around `PresenterSession`: it moves frames between the socket and
+the state machine, and does what the events ask (answer an offer, tear a
+presenter down). It knows nothing about windows; listeners get plain events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from montage_client.core.rtc import make_peer_connection
+from montage_client.protocol import messages as m
+from montage_client.protocol.events import (
+    OfferVerified,
+    PinFailed,
+    PresenterJoined,
+    PresenterLeft,
+    ReceiverEvent,
+    ShareStateChanged,
+)
+
+from .presenter import Presenter
+from .presenter_session import PresenterSession, Room
+
+logger = logging.getLogger(__name__)
+
+# Heartbeats find a vanished laptop (Wi-Fi gone) in about this many seconds.
+HEARTBEAT_SECONDS = 5.0
+# aiohttp drops frames beyond this outright; frames between MAX_MESSAGE_BYTES
+# and this get a proper `too_large` error from the protocol layer.
+TRANSPORT_MAX_BYTES = 4 * m.MAX_MESSAGE_BYTES
+# A connection that has not said hello by then is dropped.
+HELLO_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class PresenterAdded:
+    presenter: Presenter
+
+
+@dataclass(frozen=True)
+class PresenterRemoved:
+    presenter: Presenter
+    reason: str
+
+
+@dataclass(frozen=True)
+class PresenterChanged:
+    presenter: Presenter
+
+
+@dataclass(frozen=True)
+class PinRejected:
+    source: str
+    tries_left: int
+    locked_for: float | None
+
+
+ServiceEvent = PresenterAdded | PresenterRemoved | PresenterChanged | PinRejected
+Listener = Callable[[ServiceEvent], None]
+
+
+class _Connection:
+    """Glue for one WebSocket: its session, peer connection and presenter."""
+
+    def __init__(self, service: ReceiverService, ws: web.WebSocketResponse, source: str) -> None:
+        self.service = service
+        self.ws = ws
+        self.session = PresenterSession(service.room, source)
+        self.pc: RTCPeerConnection | None = None
+        self.presenter: Presenter | None = None
+        self.media_tasks: list[asyncio.Task[None]] = []
+
+    async def flush(self) -> None:
+        for message in self.session.messages_to_send():
+            if not self.ws.closed:
+                await self.ws.send_str(m.serialize(message))
+
+    async def handle(self, events: list[ReceiverEvent]) -> None:
+        await self.flush()
+        for event in events:
+            if isinstance(event, OfferVerified):
+                await self._answer(event)
+            elif isinstance(event, PresenterJoined):
+                assert self.presenter is not None
+                self.service.emit(PresenterAdded(self.presenter))
+            elif isinstance(event, ShareStateChanged) and self.presenter is not None:
+                self.presenter.share_state = event.state
+                self.service.emit(PresenterChanged(self.presenter))
+            elif isinstance(event, PinFailed):
+                self.service.emit(PinRejected(event.source, event.tries_left, event.locked_for))
+            elif isinstance(event, PresenterLeft):
+                await self.teardown(event.reason)
+
+    async def _answer(self, event: OfferVerified) -> None:
+        pc = self.pc = make_peer_connection()
+        presenter = self.presenter = Presenter(
+            id=next(self.service.ids), name=event.name, source=self.session.source
+        )
+
+        @pc.on("track")
+        def on_track(track: object) -> None:
+            if getattr(track, "kind", None) == "video":
+                self.media_tasks.append(asyncio.ensure_future(presenter.consume(track)))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed" and not self.session.closed:
+                await self.handle(self.session.connection_lost())
+                await self.ws.close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(event.sdp, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises plain exceptions for bad SDP
+            logger.warning("cannot answer %s: %s", event.name, exc)
+            await self.handle(self.session.answer_failed(str(exc)))
+            return
+        await self.handle(self.session.send_answer(pc.localDescription.sdp))
+
+    async def teardown(self, reason: str) -> None:
+        for task in self.media_tasks:
+            task.cancel()
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            await pc.close()
+        if self.presenter is not None:
+            presenter, self.presenter = self.presenter, None
+            self.service.emit(PresenterRemoved(presenter, reason))
+        logger.info("connection from %s closed: %s", self.session.source, reason)
+
+
+class ReceiverService:
+    def __init__(self, room: Room, *, host: str, port: int, ssl_context: ssl.SSLContext) -> None:
+        self.room = room
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.ids = itertools.count(1)
+        self._listeners: list[Listener] = []
+        self._connections: set[_Connection] = set()
+        self._runner: web.AppRunner | None = None
+
+    # -- public API ---------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def presenters(self) -> list[Presenter]:
+        return [c.presenter for c in self._connections if c.presenter is not None]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(m.SIGNAL_PATH, self._handle_ws)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context,
+                           reuse_address=True)
+        await site.start()
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
+
+    async def stop_presenter(self, presenter_id: int) -> bool:
+        """The room stops one presenter; their client is told so."""
+        for conn in list(self._connections):
+            if conn.presenter is not None and conn.presenter.id == presenter_id:
+                await conn.handle(conn.session.stop_by_room())
+                await conn.ws.close()
+                return True
+        return False
+
+    async def close(self) -> None:
+        """Close the meeting: every client is told, then everything stops."""
+        for conn in list(self._connections):
+            await conn.handle(conn.session.close_meeting())
+            await conn.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def emit(self, event: ServiceEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("listener failed on %s", event)
+
+    # -- internals ----------------------------------------------------------
+    async def _handle_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=TRANSPORT_MAX_BYTES)
+        await ws.prepare(request)
+        conn = _Connection(self, ws, request.remote or "unknown")
+        self._connections.add(conn)
+        loop = asyncio.get_running_loop()
+        hello_deadline = loop.call_later(HELLO_TIMEOUT, self._drop_silent, conn)
+        try:
+            async for msg in ws:
+                hello_deadline.cancel()
+                if msg.type is WSMsgType.TEXT:
+                    events = conn.session.receive(msg.data, loop.time())
+                elif msg.type is WSMsgType.BINARY:
+                    events = conn.session.receive(b"\xff", loop.time())  # never valid JSON
+                else:
+                    break
+                await conn.handle(events)
+                if conn.session.closed:
+                    break
+        except Exception:
+            logger.exception("connection from %s failed", conn.session.source)
+        finally:
+            hello_deadline.cancel()
+            await conn.handle(conn.session.connection_lost())
+            await conn.teardown("connection closed")
+            self._connections.discard(conn)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    def _drop_silent(self, conn: _Connection) -> None:
+        if conn.session.state.value == "awaiting_hello":
+            asyncio.ensure_future(conn.ws.close())
