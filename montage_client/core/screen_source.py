@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -101,9 +102,15 @@ def fit_size(width: int, height: int) -> tuple[int, int]:
 class ScreenSource:
     """Runs a grabber at `fps` in a thread; `next_frame` gives the newest."""
 
-    def __init__(self, grabber: Grabber, fps: float = 30.0) -> None:
+    def __init__(
+        self,
+        grabber: Grabber,
+        fps: float = 30.0,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
         self.grabber = grabber
         self.fps = fps
+        self.on_error = on_error
         self.frames_captured = 0
         self.error: Exception | None = None
         self._lock = threading.Lock()
@@ -194,6 +201,9 @@ class ScreenSource:
         except Exception as exc:
             logger.exception("screen capture stopped")
             self.error = exc
+            loop = self._loop
+            if self.on_error is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self.on_error, exc)
         finally:
             self.grabber.close()
 

@@ -96,7 +96,9 @@ class ShareClient:
         self.meeting = meeting
         self.name = name
         self.port = port
-        self.source = ScreenSource(grabber, fps=fps)
+        self.source = ScreenSource(
+            grabber, fps=fps, on_error=lambda exc: self._inbox.put_nowait(("capture_failed", exc))
+        )
         self._pin_provider = pin_provider
         self._on_update = on_update or (lambda update: None)
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -221,6 +223,8 @@ class ShareClient:
                     self._send_share_state(session)
                 elif kind == "resized":
                     self._send_share_state(session)
+                elif kind == "capture_failed":
+                    raise CaptureFailed(f"Screen capture stopped: {value}")
                 elif kind == "media_failed":
                     raise ShareEnded("Lost the media connection to the receiver.")
                 elif kind == "frame":

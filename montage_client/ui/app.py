@@ -1,0 +1,38 @@
+"""Starts the client's GUI: one QApplication, asyncio on the Qt thread (qasync)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from montage_client.protocol.messages import DEFAULT_PORT
+from montage_client.settings import ClientSettings
+
+
+def build(port: int = DEFAULT_PORT) -> tuple[object, object, object]:
+    """Make the windows and their controller (the QApplication must exist)."""
+    from .controller import ClientController
+    from .join_window import JoinWindow
+    from .sharing_bar import SharingBar
+
+    join_window, sharing_bar = JoinWindow(), SharingBar()
+    controller = ClientController(join_window, sharing_bar, ClientSettings.load(), port=port)
+    return controller, join_window, sharing_bar
+
+
+def run_app(port: int = DEFAULT_PORT) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Montage")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    controller, join_window, _bar = build(port)
+    join_window.show()  # type: ignore[attr-defined]
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+        controller.stop()  # type: ignore[attr-defined]
+    return 0

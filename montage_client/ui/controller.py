@@ -1,0 +1,171 @@
+"""Connects the client's windows to the share: widgets in, core calls out.
+
+The widgets only draw and emit what the person did; the share itself
+(`ShareClient`) runs as an asyncio task on the same thread (qasync), and its
+progress comes back here as plain updates. Nothing in this module blocks:
+every wait is an `await`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+
+from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
+from montage_client.core.share_client import PinWanted, Progress, ShareClient, Sharing, Update
+from montage_client.protocol.errors import MontageError
+from montage_client.protocol.meeting_id import MeetingId
+from montage_client.protocol.messages import DEFAULT_PORT
+from montage_client.settings import ClientSettings
+
+from .join_window import JoinWindow
+from .sharing_bar import SharingBar
+
+logger = logging.getLogger(__name__)
+
+GrabberFactory = Callable[[int], Grabber]
+
+
+class ClientController(QObject):
+    def __init__(
+        self,
+        join_window: JoinWindow,
+        sharing_bar: SharingBar,
+        settings: ClientSettings,
+        *,
+        port: int = DEFAULT_PORT,
+        grabber_factory: GrabberFactory = lambda monitor: ScreenGrabber(monitor=monitor),
+        monitor_lister: Callable[[], list[Monitor]] = list_monitors,
+    ) -> None:
+        super().__init__()
+        self.join_window = join_window
+        self.sharing_bar = sharing_bar
+        self.settings = settings
+        self.port = port
+        self.grabber_factory = grabber_factory
+        self.monitor_lister = monitor_lister
+        self.client: ShareClient | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.sharing = False
+        self._pin: asyncio.Future[str] | None = None
+
+        join_window.set_name(settings.name)
+        join_window.set_recent([MeetingId(d).display() for d in settings.recent_meetings
+                                if _is_valid(d)])
+        join_window.join_requested.connect(self._on_join)
+        join_window.pin_entered.connect(self._on_pin)
+        join_window.cancel_requested.connect(self.stop)
+        sharing_bar.stop_requested.connect(self.stop)
+        sharing_bar.pause_toggled.connect(self._on_pause)
+        sharing_bar.monitor_selected.connect(self._on_monitor)
+
+    # -- from the widgets ---------------------------------------------------
+    def _on_join(self, meeting_text: str, name: str) -> None:
+        if self.task is not None and not self.task.done():
+            return
+        try:
+            meeting = MeetingId.parse(meeting_text)
+        except MontageError as exc:
+            self.join_window.show_error(str(exc))
+            return
+        self.settings.name = name.strip()
+        self.settings.remember_meeting(str(meeting))
+        self.settings.save()
+        self.join_window.set_busy(True)
+        self.task = asyncio.ensure_future(self._share(meeting, name.strip()))
+
+    def _on_pin(self, pin: str) -> None:
+        if self._pin is not None and not self._pin.done():
+            self.join_window.set_busy(True)
+            self._pin.set_result(pin)
+
+    def _on_pause(self, paused: bool) -> None:
+        if self.client is not None:
+            self.client.pause(paused)
+            self.sharing_bar.set_status(self._status_text(paused))
+
+    def _on_monitor(self, index: int) -> None:
+        if self.client is not None:
+            self.client.select_monitor(index)
+
+    def stop(self) -> None:
+        """Stop (while sharing) or cancel (while connecting)."""
+        if self.client is not None and self.sharing:
+            self.client.request_stop()
+        elif self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    # -- the share ----------------------------------------------------------
+    async def _share(self, meeting: MeetingId, name: str) -> None:
+        monitor = 1
+        client = self.client = ShareClient(
+            meeting, name, self.grabber_factory(monitor), self._ask_pin,
+            port=self.port, on_update=self._on_update,
+        )
+        message: str | None = None
+        try:
+            await client.run()
+        except asyncio.CancelledError:
+            message = "Cancelled."
+        except MontageError as exc:
+            message = str(exc)
+        except Exception as exc:
+            logger.exception("share failed")
+            message = f"Something went wrong: {exc}"
+        finally:
+            self.client = None
+            self.sharing = False
+            self.sharing_bar.hide()
+            self.join_window.reset()
+            self.join_window.show()
+        if message is None:
+            self.join_window.show_progress("You stopped sharing.")
+        else:
+            self.join_window.show_error(message)
+
+    async def _ask_pin(self, wanted: PinWanted) -> str:
+        self._pin = asyncio.get_running_loop().create_future()
+        self.join_window.set_busy(False)
+        self.join_window.ask_pin(wanted.message)
+        try:
+            return await self._pin
+        finally:
+            self._pin = None
+
+    def _on_update(self, update: Update) -> None:
+        if isinstance(update, Progress):
+            self.join_window.show_progress(update.text)
+        elif isinstance(update, Sharing):
+            self.sharing = True
+            self._room, self._path = update.room, update.path
+            self.join_window.hide()
+            self.sharing_bar.set_paused(False)
+            self.sharing_bar.set_status(self._status_text(False))
+            self.sharing_bar.show()
+            asyncio.ensure_future(self._fill_monitors())
+
+    async def _fill_monitors(self) -> None:
+        try:
+            monitors = await asyncio.to_thread(self.monitor_lister)
+        except Exception as exc:
+            logger.warning("cannot list monitors: %s", exc)
+            return
+        client = self.client
+        if client is not None:
+            current = getattr(client.source.grabber, "monitor", 1)
+            self.sharing_bar.set_monitors(monitors, current)
+
+    def _status_text(self, paused: bool) -> str:
+        where = f"{getattr(self, '_room', '')} ({getattr(self, '_path', 'Local')})"
+        return f"Paused — {where}" if paused else f"Sharing to {where}"
+
+
+def _is_valid(digits: str) -> bool:
+    try:
+        MeetingId.parse(digits)
+    except MontageError:
+        return False
+    return True

@@ -1,0 +1,44 @@
+"""A stand-in for a physical screen: frames with the timestamp strip painted in.
+
+Everything after the grabber (conversion, encoding, the network, decoding) is
+the real code; only the pixels are made up, as a camera would be faked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.stamp import now_ms, paint_strip
+from montage_client.protocol.errors import InvalidInput
+
+
+class StampGrabber:
+    """BGRA frames with a live timestamp strip; several 'monitors' of given sizes."""
+
+    def __init__(self, sizes: tuple[tuple[int, int], ...] = ((640, 360),), monitor: int = 1):
+        self.sizes = sizes
+        self.monitor = monitor
+        self.grabs = 0
+
+    def open(self) -> None:
+        self.select(self.monitor)
+
+    def select(self, index: int) -> None:
+        if not 1 <= index <= len(self.sizes):
+            raise InvalidInput(f"There is no screen {index}; this computer has {len(self.sizes)}.")
+        self.monitor = index
+
+    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        width, height = self.sizes[self.monitor - 1]
+        frame = np.full((height, width, 4), 90, dtype=np.uint8)
+        # Some motion so the encoder has something to do.
+        x = (self.grabs * 8) % max(1, width - 64)
+        frame[height // 2 : height // 2 + 64, x : x + 64, :3] = (40, 40, 200)
+        paint_strip(frame, now_ms())
+        self.grabs += 1
+        return frame
+
+    def close(self) -> None:
+        pass
