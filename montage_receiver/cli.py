@@ -27,23 +27,44 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show a meeting ID and PIN, and the screens people share to this room.",
     )
     parser.add_argument("--headless", action="store_true", help="run without a window")
-    parser.add_argument("--status-json", action="store_true",
-                        help="print one JSON object per line on stdout (ready, joins, stats)")
+    parser.add_argument(
+        "--status-json",
+        action="store_true",
+        help="print one JSON object per line on stdout (ready, joins, stats)",
+    )
     parser.add_argument("--name", default=ReceiverConfig.name, help="room name shown on screen")
-    parser.add_argument("--bind", default="0.0.0.0", metavar="ADDR",
-                        help="IPv4 address to listen on (default: all; the meeting ID "
-                             "names this address, or the primary one)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"TLS port for presenters (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--bind",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="IPv4 address to listen on (default: all; the meeting ID "
+        "names this address, or the primary one)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TLS port for presenters (default {DEFAULT_PORT})",
+    )
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--pin", help="use this 4-digit PIN instead of a fresh one")
     pin.add_argument("--no-pin", action="store_true", help="do not ask presenters for a PIN")
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                        help="where the receiver keeps its certificate")
-    parser.add_argument("--stats-interval", type=float, default=1.0, metavar="S",
-                        help="seconds between stats lines with --status-json")
-    parser.add_argument("--windowed", action="store_true",
-                        help="a normal window instead of full screen")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="where the receiver keeps its certificate",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between stats lines with --status-json",
+    )
+    parser.add_argument(
+        "--windowed", action="store_true", help="a normal window instead of full screen"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     return parser
 
@@ -54,8 +75,14 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Re
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     pin = None if args.no_pin else (args.pin or fresh_pin())
-    return ReceiverConfig(name=args.name, bind=args.bind, port=args.port, pin=pin,
-                          data_dir=args.data_dir, stats_interval=args.stats_interval)
+    return ReceiverConfig(
+        name=args.name,
+        bind=args.bind,
+        port=args.port,
+        pin=pin,
+        data_dir=args.data_dir,
+        stats_interval=args.stats_interval,
+    )
 
 
 async def run_headless(config: ReceiverConfig, status_json: bool) -> int:
@@ -74,8 +101,9 @@ async def run_headless(config: ReceiverConfig, status_json: bool) -> int:
     return 0
 
 
-def _start_reporting(meeting: Meeting, status_json: bool,
-                     config: ReceiverConfig) -> StatusReporter | None:
+def _start_reporting(
+    meeting: Meeting, status_json: bool, config: ReceiverConfig
+) -> StatusReporter | None:
     if status_json:
         reporter = StatusReporter(meeting, sys.stdout, config.stats_interval)
         reporter.start()
@@ -105,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from .gui_app import run_gui
 
-        return run_gui(config, status_json=args.status_json, windowed=args.windowed,
-                       start_reporting=_start_reporting)
+        return run_gui(
+            config,
+            status_json=args.status_json,
+            windowed=args.windowed,
+            start_reporting=_start_reporting,
+        )
     except MontageError as exc:
         print(f"montage-receiver: {exc}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from montage_client.protocol.messages import DEFAULT_PORT
@@ -27,6 +27,6 @@ class ReceiverConfig:
     port: int = DEFAULT_PORT
     # None: no PIN asked. Default: a fresh PIN for every meeting.
     pin: str | None = None
-    data_dir: Path = default_data_dir()
+    data_dir: Path = field(default_factory=default_data_dir)
     max_presenters: int = 4
     stats_interval: float = 1.0

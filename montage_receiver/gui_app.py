@@ -31,7 +31,8 @@ def run_gui(
 
     from .ui.window import ReceiverWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Montage Receiver")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -87,4 +88,5 @@ def run_gui(
         return 0
 
     with loop:
-        return loop.run_until_complete(serve())
+        code: int = loop.run_until_complete(serve())
+    return code

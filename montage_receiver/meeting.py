@@ -41,10 +41,15 @@ async def open_meeting(config: ReceiverConfig) -> Meeting:
     address = advertised_address(config.bind)
     meeting_id = MeetingId.from_address(address)
     cert = certificate.load_or_create(config.data_dir)
-    room = Room(name=config.name, pin=config.pin, tls_fingerprint=cert.fingerprint,
-                max_presenters=config.max_presenters)
-    service = ReceiverService(room, host=config.bind, port=config.port,
-                              ssl_context=cert.server_context())
+    room = Room(
+        name=config.name,
+        pin=config.pin,
+        tls_fingerprint=cert.fingerprint,
+        max_presenters=config.max_presenters,
+    )
+    service = ReceiverService(
+        room, host=config.bind, port=config.port, ssl_context=cert.server_context()
+    )
     try:
         await service.start()
     except OSError as exc:

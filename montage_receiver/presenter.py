@@ -75,8 +75,11 @@ class Presenter:
                 now = time.monotonic()
                 if self.first_frame_at is None:
                     self.first_frame_at = now
-                    logger.info("first frame from %s after %.0f ms", self.name,
-                                (now - self.joined_at) * 1000)
+                    logger.info(
+                        "first frame from %s after %.0f ms",
+                        self.name,
+                        (now - self.joined_at) * 1000,
+                    )
                 self.latest = frame
                 self.seq += 1
                 self.frames += 1

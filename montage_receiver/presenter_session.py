@@ -46,8 +46,9 @@ class Room:
 
     def full_error(self) -> m.Error:
         count = self.max_presenters
-        return m.Error(m.ErrorCode.FULL,
-                       f"{count} people are already sharing. Ask one of them to stop first.")
+        return m.Error(
+            m.ErrorCode.FULL, f"{count} people are already sharing. Ask one of them to stop first."
+        )
 
 
 class SessionState(enum.Enum):
@@ -69,6 +70,8 @@ class PresenterSession:
         self._outbox: list[m.Message] = []
         self._exchange: PinExchange | None = None
         self._offer_dtls = ""
+        # A PIN attempt has started (PAKE received) and not yet been judged.
+        self._attempt_open = False
 
     # Sessions are kept in a set by identity.
     __hash__ = object.__hash__
@@ -80,8 +83,9 @@ class PresenterSession:
             message = m.parse(raw)
             return self._handle(message, now)
         except m.MalformedMessage as exc:
-            logger.warning("presenter %s (%s) sent a bad message: %s", self.name or "?",
-                           self.source, exc)
+            logger.warning(
+                "presenter %s (%s) sent a bad message: %s", self.name or "?", self.source, exc
+            )
             return self._reject(m.Error(exc.code, f"Message refused: {exc}"), f"bad message: {exc}")
 
     def send_answer(self, sdp: str) -> list[ReceiverEvent]:
@@ -97,8 +101,10 @@ class PresenterSession:
         return [PresenterJoined(self.name)]
 
     def answer_failed(self, reason: str) -> list[ReceiverEvent]:
-        return self._reject(m.Error(m.ErrorCode.INTERNAL, "The receiver could not start "
-                                    "the media session."), f"answer failed: {reason}")
+        return self._reject(
+            m.Error(m.ErrorCode.INTERNAL, "The receiver could not start the media session."),
+            f"answer failed: {reason}",
+        )
 
     def stop_by_room(self) -> list[ReceiverEvent]:
         if self.state is SessionState.CLOSED:
@@ -112,10 +118,10 @@ class PresenterSession:
         self._outbox.append(m.Bye(reason="closed"))
         return self._close("meeting closed")
 
-    def connection_lost(self) -> list[ReceiverEvent]:
+    def connection_lost(self, now: float) -> list[ReceiverEvent]:
         if self.state is SessionState.CLOSED:
             return []
-        return self._close("connection lost")
+        return self._close("connection lost", now)
 
     def messages_to_send(self) -> list[m.Message]:
         out, self._outbox = self._outbox, []
@@ -146,9 +152,13 @@ class PresenterSession:
 
     def _on_hello(self, hello: m.Hello, now: float) -> list[ReceiverEvent]:
         if hello.version != m.PROTOCOL_VERSION:
-            return self._reject(m.Error(m.ErrorCode.UNSUPPORTED_VERSION,
-                                        f"This receiver speaks protocol {m.PROTOCOL_VERSION}."),
-                                f"protocol version {hello.version}")
+            return self._reject(
+                m.Error(
+                    m.ErrorCode.UNSUPPORTED_VERSION,
+                    f"This receiver speaks protocol {m.PROTOCOL_VERSION}.",
+                ),
+                f"protocol version {hello.version}",
+            )
         if (locked := self._locked_error(now)) is not None:
             return locked
         if self.room.full:
@@ -162,7 +172,15 @@ class PresenterSession:
         if (locked := self._locked_error(now)) is not None:
             return locked
         if self.room.pin is not None:
-            self.room.lockout.record_attempt(self.source, now)
+            wait = self.room.lockout.record_attempt(self.source, now)
+            if wait is not None:
+                return self._reject(
+                    m.Error(
+                        m.ErrorCode.LOCKED_OUT, "Too many wrong PINs.", retry_after=round(wait, 1)
+                    ),
+                    "locked out",
+                )
+            self._attempt_open = True
         self._exchange = PinExchange(self.room.pin or NO_PIN, is_client=False)
         self._exchange.finish(pake.message)
         self._outbox.append(m.Pake(message=self._exchange.outbound))
@@ -172,9 +190,11 @@ class PresenterSession:
     def _on_offer(self, offer: m.Offer, now: float) -> list[ReceiverEvent]:
         assert self._exchange is not None
         self._offer_dtls = dtls_fingerprints(offer.sdp)
-        if not self._exchange.check_client(offer.confirm, self.room.tls_fingerprint,
-                                           self._offer_dtls):
+        if not self._exchange.check_client(
+            offer.confirm, self.room.tls_fingerprint, self._offer_dtls
+        ):
             return self._on_wrong_pin(now)
+        self._attempt_open = False
         self.room.lockout.record_success(self.source)
         # Checked again: others may have joined while this person typed the PIN.
         if self.room.full:
@@ -185,17 +205,23 @@ class PresenterSession:
 
     def _on_wrong_pin(self, now: float) -> list[ReceiverEvent]:
         lockout = self.room.lockout
+        self._attempt_open = False
         locked_for = lockout.settle_failure(self.source, now)
         tries = lockout.tries_left(self.source, now)
         failed = PinFailed(self.source, tries, locked_for)
         logger.info("wrong PIN from %s (%s tries left)", self.source, tries)
         if locked_for is not None:
-            return [failed, *self._reject(
-                m.Error(m.ErrorCode.LOCKED_OUT, "Too many wrong PINs.", retry_after=locked_for),
-                "locked out")]
+            return [
+                failed,
+                *self._reject(
+                    m.Error(m.ErrorCode.LOCKED_OUT, "Too many wrong PINs.", retry_after=locked_for),
+                    "locked out",
+                ),
+            ]
         self._exchange = None
-        self._outbox.append(m.Error(m.ErrorCode.WRONG_PIN, "Wrong PIN.", fatal=False,
-                                    tries_left=tries))
+        self._outbox.append(
+            m.Error(m.ErrorCode.WRONG_PIN, "Wrong PIN.", fatal=False, tries_left=tries)
+        )
         self.state = SessionState.AWAITING_PAKE
         return [failed]
 
@@ -214,7 +240,11 @@ class PresenterSession:
         self._outbox.append(error)
         return self._close(reason)
 
-    def _close(self, reason: str) -> list[ReceiverEvent]:
+    def _close(self, reason: str, now: float | None = None) -> list[ReceiverEvent]:
+        if self._attempt_open and now is not None:
+            # Walking away mid-attempt still spends the guess.
+            self.room.lockout.settle_failure(self.source, now)
+            self._attempt_open = False
         self.state = SessionState.CLOSED
         self.room.presenters.discard(self)
         return [PresenterLeft(reason)]

@@ -11,8 +11,9 @@ import asyncio
 import itertools
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -29,7 +30,7 @@ from montage_client.protocol.events import (
 )
 
 from .presenter import Presenter
-from .presenter_session import PresenterSession, Room
+from .presenter_session import PresenterSession, Room, SessionState
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class _Connection:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             if pc.connectionState == "failed" and not self.session.closed:
-                await self.handle(self.session.connection_lost())
+                await self.handle(self.session.connection_lost(asyncio.get_running_loop().time()))
                 await self.ws.close()
 
         try:
@@ -149,6 +150,7 @@ class ReceiverService:
         self._listeners: list[Listener] = []
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     # -- public API ---------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -163,8 +165,9 @@ class ReceiverService:
         app.router.add_get(m.SIGNAL_PATH, self._handle_ws)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context,
-                           reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, ssl_context=self.ssl_context, reuse_address=True
+        )
         await site.start()
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])
@@ -218,7 +221,7 @@ class ReceiverService:
             logger.exception("connection from %s failed", conn.session.source)
         finally:
             hello_deadline.cancel()
-            await conn.handle(conn.session.connection_lost())
+            await conn.handle(conn.session.connection_lost(loop.time()))
             await conn.teardown("connection closed")
             self._connections.discard(conn)
             if not ws.closed:
@@ -226,5 +229,11 @@ class ReceiverService:
         return ws
 
     def _drop_silent(self, conn: _Connection) -> None:
-        if conn.session.state.value == "awaiting_hello":
-            asyncio.ensure_future(conn.ws.close())
+        if conn.session.state is SessionState.AWAITING_HELLO:
+            self._background(conn.ws.close())
+
+    def _background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        # Keep a reference: the loop holds tasks only weakly.
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -20,9 +20,16 @@ class StatusReporter:
 
     def start(self) -> None:
         m = self.meeting
-        self.write({"event": "ready", "meeting_id": str(m.meeting_id), "pin": m.pin,
-                    "port": m.port, "room": m.room.name,
-                    "address": str(m.meeting_id.address())})
+        self.write(
+            {
+                "event": "ready",
+                "meeting_id": str(m.meeting_id),
+                "pin": m.pin,
+                "port": m.port,
+                "room": m.room.name,
+                "address": str(m.meeting_id.address()),
+            }
+        )
         m.service.subscribe(self._on_event)
         self._task = asyncio.ensure_future(self._stats_loop())
 
@@ -39,13 +46,20 @@ class StatusReporter:
         if isinstance(event, PresenterAdded):
             self.write({"event": "presenter_joined", **event.presenter.snapshot(now)})
         elif isinstance(event, PresenterRemoved):
-            self.write({"event": "presenter_left", **event.presenter.snapshot(now),
-                        "reason": event.reason})
+            self.write(
+                {"event": "presenter_left", **event.presenter.snapshot(now), "reason": event.reason}
+            )
         elif isinstance(event, PresenterChanged):
             self.write({"event": "presenter_changed", **event.presenter.snapshot(now)})
         elif isinstance(event, PinRejected):
-            self.write({"event": "pin_rejected", "source": event.source,
-                        "tries_left": event.tries_left, "locked_for": event.locked_for})
+            self.write(
+                {
+                    "event": "pin_rejected",
+                    "source": event.source,
+                    "tries_left": event.tries_left,
+                    "locked_for": event.locked_for,
+                }
+            )
 
     async def _stats_loop(self) -> None:
         while True:

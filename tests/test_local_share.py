@@ -37,8 +37,9 @@ def run(coro: Awaitable[Any]) -> Any:
 
 @asynccontextmanager
 async def meeting(tmp_path: Path, pin: str | None = PIN, **kw: Any) -> AsyncIterator[Meeting]:
-    config = ReceiverConfig(name="Test Room", bind="127.0.0.1", port=0, pin=pin,
-                            data_dir=tmp_path / "receiver", **kw)
+    config = ReceiverConfig(
+        name="Test Room", bind="127.0.0.1", port=0, pin=pin, data_dir=tmp_path / "receiver", **kw
+    )
     opened = await open_meeting(config)
     try:
         yield opened
@@ -64,13 +65,25 @@ def pins(*typed: str) -> Callable[[PinWanted], Awaitable[str]]:
 class Presenting:
     """A ShareClient running as a task, with what it reported."""
 
-    def __init__(self, mt: Meeting, name: str, pin: str | None = PIN,
-                 grabber: StampGrabber | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        mt: Meeting,
+        name: str,
+        pin: str | None = PIN,
+        grabber: StampGrabber | None = None,
+        **kw: Any,
+    ) -> None:
         self.updates: list[Update] = []
         self.grabber = grabber or StampGrabber()
-        self.client = ShareClient(mt.meeting_id, name, self.grabber,
-                                  pins(pin) if pin else pins(), port=mt.port,
-                                  on_update=self.updates.append, **kw)
+        self.client = ShareClient(
+            mt.meeting_id,
+            name,
+            self.grabber,
+            pins(pin) if pin else pins(),
+            port=mt.port,
+            on_update=self.updates.append,
+            **kw,
+        )
         self.task = asyncio.ensure_future(self.client.run())
 
     async def sharing(self, timeout: float = 15) -> Sharing:
@@ -83,6 +96,7 @@ class Presenting:
                     if isinstance(update, Sharing):
                         return update
                 await asyncio.sleep(0.02)
+
         return await asyncio.wait_for(wait(), timeout)
 
     async def outcome(self, timeout: float = 20) -> BaseException | None:
@@ -100,6 +114,7 @@ async def presenter_named(mt: Meeting, name: str, timeout: float = 15) -> Presen
                 if p.name == name:
                     return p
             await asyncio.sleep(0.02)
+
     return await asyncio.wait_for(wait(), timeout)
 
 
@@ -107,6 +122,7 @@ async def frames_reach(p: Presenter, count: int, timeout: float = 15) -> None:
     async def wait() -> None:
         while p.frames < count:
             await asyncio.sleep(0.02)
+
     await asyncio.wait_for(wait(), timeout)
 
 
@@ -127,6 +143,7 @@ def test_frames_arrive_with_a_recent_stamp(tmp_path: Path) -> None:
             assert await ann.outcome() is None
             await asyncio.sleep(0.2)
             assert mt.service.presenters == []
+
     run(scenario())
 
 
@@ -138,6 +155,7 @@ def test_no_pin_meeting_never_asks_for_one(tmp_path: Path) -> None:
             assert bob.client._pin_provider.asked == []  # type: ignore[attr-defined]
             bob.client.request_stop()
             assert await bob.outcome() is None
+
     run(scenario())
 
 
@@ -156,6 +174,7 @@ def test_wrong_pin_then_lockout(tmp_path: Path) -> None:
             error = await Presenting(mt, "Mallory", pin=PIN).outcome()
             assert isinstance(error, LockedOut)
             assert mt.service.presenters == []
+
     run(scenario())
 
 
@@ -171,6 +190,7 @@ def test_pin_retry_on_same_connection(tmp_path: Path) -> None:
             assert len(asked) == 2 and asked[1].tries_left == 4
             client.request_stop()
             await task
+
     run(scenario())
 
 
@@ -185,6 +205,7 @@ def test_stop_by_room_reaches_the_client(tmp_path: Path) -> None:
             assert isinstance(error, ShareEnded)
             assert str(error) == "The room stopped your share."
             assert mt.service.presenters == []
+
     run(scenario())
 
 
@@ -197,6 +218,7 @@ def test_closing_the_meeting_tells_everyone(tmp_path: Path) -> None:
             error = await eve.outcome()
             assert isinstance(error, ShareEnded)
             assert str(error) == "The receiver closed the meeting."
+
     run(scenario())
 
 
@@ -214,6 +236,7 @@ def test_fifth_presenter_is_told_the_room_is_full(tmp_path: Path) -> None:
             for who in (first, second):
                 who.client.request_stop()
                 assert await who.outcome() is None
+
     run(scenario())
 
 
@@ -244,6 +267,7 @@ def test_pause_and_monitor_switch_reach_the_receiver(tmp_path: Path) -> None:
             assert p.share_state == "sharing"
             fay.client.request_stop()
             assert await fay.outcome() is None
+
     run(scenario())
 
 
@@ -266,10 +290,12 @@ def test_bad_frames_are_refused_without_disturbing_others(tmp_path: Path) -> Non
                         await ws.send_str(payload)
                         reply = json.loads((await ws.receive(timeout=5)).data)
                         assert (reply["type"], reply["code"], reply["fatal"]) == (
-                            "error", code, True)
+                            "error",
+                            code,
+                            True,
+                        )
                         closing = await ws.receive(timeout=5)
-                        assert closing.type in (aiohttp.WSMsgType.CLOSE,
-                                                aiohttp.WSMsgType.CLOSED)
+                        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
                 # Far beyond the transport limit: dropped by the WebSocket layer.
                 async with http.ws_connect(url, ssl=False) as ws:
                     await ws.send_str("x" * (1024 * 1024))
@@ -280,6 +306,7 @@ def test_bad_frames_are_refused_without_disturbing_others(tmp_path: Path) -> Non
             assert [q.name for q in mt.service.presenters] == ["Gus"]
             gus.client.request_stop()
             assert await gus.outcome() is None
+
     run(scenario())
 
 
@@ -292,4 +319,5 @@ def test_unreachable_receiver_names_the_address(tmp_path: Path) -> None:
             await client.run()
         assert f"127.0.0.1:{port}" in str(caught.value)
         assert caught.value.exit_code == 4
+
     run(scenario())

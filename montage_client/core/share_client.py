@@ -145,8 +145,13 @@ class ShareClient:
         where = f"the receiver at {self.address}"
         try:
             return await asyncio.wait_for(
-                http.ws_connect(url, ssl=_client_tls(), heartbeat=HEARTBEAT_SECONDS,
-                                max_msg_size=4 * m.MAX_MESSAGE_BYTES, autoping=True),
+                http.ws_connect(
+                    url,
+                    ssl=_client_tls(),
+                    heartbeat=HEARTBEAT_SECONDS,
+                    max_msg_size=4 * m.MAX_MESSAGE_BYTES,
+                    autoping=True,
+                ),
                 CONNECT_TIMEOUT,
             )
         except TimeoutError as exc:
@@ -196,14 +201,16 @@ class ShareClient:
             await self._flush(ws)
             while True:
                 waiting_on_receiver = session.state in (
-                    ClientState.HELLO_SENT, ClientState.PAKE_SENT, ClientState.OFFER_SENT)
+                    ClientState.HELLO_SENT,
+                    ClientState.PAKE_SENT,
+                    ClientState.OFFER_SENT,
+                )
                 try:
                     kind, value = await asyncio.wait_for(
-                        self._inbox.get(), REPLY_TIMEOUT if waiting_on_receiver else None)
+                        self._inbox.get(), REPLY_TIMEOUT if waiting_on_receiver else None
+                    )
                 except TimeoutError as exc:
-                    raise ShareEnded(
-                        f"The receiver at {self.address} stopped answering."
-                    ) from exc
+                    raise ShareEnded(f"The receiver at {self.address} stopped answering.") from exc
                 if kind == "stop":
                     session.leave("stopped")
                     await self._flush(ws)
@@ -212,8 +219,7 @@ class ShareClient:
                     try:
                         session.submit_pin(value)
                     except InvalidInput as exc:
-                        pin_task = asyncio.ensure_future(
-                            self._ask_pin(PinNeeded(message=str(exc))))
+                        pin_task = asyncio.ensure_future(self._ask_pin(PinNeeded(message=str(exc))))
                         continue
                     self._on_update(Progress("Checking PIN…"))
                 elif kind == "pin_error":
@@ -237,7 +243,8 @@ class ShareClient:
                             pin_task = asyncio.ensure_future(self._ask_pin(event))
                         elif isinstance(event, AnswerReceived):
                             await pc.setRemoteDescription(
-                                RTCSessionDescription(event.sdp, "answer"))
+                                RTCSessionDescription(event.sdp, "answer")
+                            )
                             width, height = self.source.size
                             self._on_update(Sharing(self.room or "", "Local", width, height))
                             self._send_share_state(session)

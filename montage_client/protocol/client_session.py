@@ -128,7 +128,9 @@ class ClientSession:
             return self._handle(message)
         except m.MalformedMessage as exc:
             logger.warning("bad message from receiver: %s", exc)
-            return self._fail(ProtocolViolation(f"The receiver sent a message we cannot read ({exc})."))
+            return self._fail(
+                ProtocolViolation(f"The receiver sent a message we cannot read ({exc}).")
+            )
 
     def connection_lost(self) -> list[ClientEvent]:
         if self.state is ClientState.CLOSED:
@@ -157,15 +159,15 @@ class ClientSession:
             return []
         if isinstance(message, m.Answer) and self.state is ClientState.OFFER_SENT:
             return self._on_answer(message)
-        return self._fail(
-            ProtocolViolation(f"The receiver sent {message.TYPE!r} out of turn.")
-        )
+        return self._fail(ProtocolViolation(f"The receiver sent {message.TYPE!r} out of turn."))
 
     def _on_welcome(self, welcome: m.Welcome) -> list[ClientEvent]:
         if welcome.version != m.PROTOCOL_VERSION:
-            return self._fail(ReceiverRefused(
-                "This receiver runs a different version of Montage; update the app to join."
-            ))
+            return self._fail(
+                ReceiverRefused(
+                    "This receiver runs a different version of Montage; update the app to join."
+                )
+            )
         self.room = welcome.room
         self.pin_required = welcome.pin_required
         self.state = ClientState.NEED_PIN
@@ -182,10 +184,12 @@ class ClientSession:
         if not self._exchange.check_receiver(
             answer.confirm, self.tls_fingerprint, self._offer_dtls, answer_dtls
         ):
-            return self._fail(ProtocolViolation(
-                "The receiver could not prove it knows the PIN: the connection may be "
-                "intercepted. Check the meeting ID and try again."
-            ))
+            return self._fail(
+                ProtocolViolation(
+                    "The receiver could not prove it knows the PIN: the connection may be "
+                    "intercepted. Check the meeting ID and try again."
+                )
+            )
         self.state = ClientState.SHARING
         return [AnswerReceived(answer.sdp)]
 

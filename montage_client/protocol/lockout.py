@@ -6,7 +6,10 @@ A 4-digit PIN has 10,000 values, so guesses must be scarce: after
 delay (up to `max_delay`). A correct PIN clears the record. An attempt counts
 as a failure as soon as it starts (the PAKE message arrives) and is cleared
 only by success, so dropping the connection mid-attempt does not give free
-guesses. Time is passed in, never read, so tests control it exactly.
+guesses. Attempts still in flight count too, so opening many connections at
+once buys no extra guesses; once the tries are used up, the next attempt
+starts the lockout at once, and after a lockout only one attempt at a time
+is allowed. Time is passed in, never read, so tests control it exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 @dataclass
 class _Record:
     failures: int = 0
+    in_flight: int = 0
     locked_until: float = 0.0
     delay: float = 0.0
     last_seen: float = 0.0
@@ -49,20 +53,38 @@ class Lockout:
             return self.max_failures
         return max(0, self.max_failures - record.failures)
 
-    def record_attempt(self, source: str, now: float) -> None:
-        """Count an attempt as failed until `record_success` says otherwise."""
+    def record_attempt(self, source: str, now: float) -> float | None:
+        """Start an attempt, counted as failed until `record_success`.
+
+        Returns None if the attempt may go ahead, else the seconds to wait.
+        """
+        wait = self.retry_after(source, now)
+        if wait is not None:
+            return wait
         record = self._get(source, now) or self._records.setdefault(source, _Record())
-        record.failures += 1
         record.last_seen = now
+        if record.failures >= self.max_failures:
+            single_try_after_lockout = record.delay > 0 and record.in_flight == 0
+            if not single_try_after_lockout:
+                return self._lock(record, now)
+        record.failures += 1
+        record.in_flight += 1
+        return None
 
     def settle_failure(self, source: str, now: float) -> float | None:
-        """The attempt failed: lock the source if it has used its tries.
+        """The attempt failed (or was abandoned): lock the source if out of tries.
 
         Returns the lockout in seconds if one starts now, else None.
         """
         record = self._get(source, now)
-        if record is None or record.failures < self.max_failures:
+        if record is None:
             return None
+        record.in_flight = max(0, record.in_flight - 1)
+        if record.failures < self.max_failures or record.locked_until > now:
+            return None
+        return self._lock(record, now)
+
+    def _lock(self, record: _Record, now: float) -> float:
         record.delay = min(self.max_delay, record.delay * 2 if record.delay else self.base_delay)
         record.locked_until = now + record.delay
         return record.delay

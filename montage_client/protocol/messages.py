@@ -93,16 +93,23 @@ class Hello:
     version: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "version": self.version, "name": self.name,
-                "software": self.software}
+        return {
+            "type": self.TYPE,
+            "version": self.version,
+            "name": self.name,
+            "software": self.software,
+        }
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Hello:
         name = _field(d, "name", str, limit=MAX_NAME_CHARS).strip()
         if not name:
             raise MalformedMessage("'name' is empty")
-        return cls(name=name, software=_field(d, "software", str, limit=MAX_TEXT_CHARS),
-                   version=_field(d, "version", int))
+        return cls(
+            name=name,
+            software=_field(d, "software", str, limit=MAX_TEXT_CHARS),
+            version=_field(d, "version", int),
+        )
 
 
 @dataclass(frozen=True)
@@ -115,14 +122,20 @@ class Welcome:
     version: int = PROTOCOL_VERSION
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "version": self.version, "room": self.room,
-                "pin_required": self.pin_required}
+        return {
+            "type": self.TYPE,
+            "version": self.version,
+            "room": self.room,
+            "pin_required": self.pin_required,
+        }
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Welcome:
-        return cls(room=_field(d, "room", str, limit=MAX_NAME_CHARS),
-                   pin_required=_field(d, "pin_required", bool),
-                   version=_field(d, "version", int))
+        return cls(
+            room=_field(d, "room", str, limit=MAX_NAME_CHARS),
+            pin_required=_field(d, "pin_required", bool),
+            version=_field(d, "version", int),
+        )
 
 
 @dataclass(frozen=True)
@@ -185,8 +198,7 @@ class ShareState:
     height: int
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "state": self.state, "width": self.width,
-                "height": self.height}
+        return {"type": self.TYPE, "state": self.state, "width": self.width, "height": self.height}
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ShareState:
@@ -241,8 +253,12 @@ class Error:
     retry_after: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"type": self.TYPE, "code": self.code.value,
-                                "message": self.message, "fatal": self.fatal}
+        wire: dict[str, Any] = {
+            "type": self.TYPE,
+            "code": self.code.value,
+            "message": self.message,
+            "fatal": self.fatal,
+        }
         if self.tries_left is not None:
             wire["tries_left"] = self.tries_left
         if self.retry_after is not None:
@@ -258,9 +274,13 @@ class Error:
             # An error code from a newer receiver is still an error.
             code = ErrorCode.INTERNAL
         tries = _optional(d, "tries_left", int)
-        return cls(code=code, message=_field(d, "message", str, limit=MAX_TEXT_CHARS),
-                   fatal=_field(d, "fatal", bool), tries_left=tries,
-                   retry_after=_number(d, "retry_after") if "retry_after" in d else None)
+        return cls(
+            code=code,
+            message=_field(d, "message", str, limit=MAX_TEXT_CHARS),
+            fatal=_field(d, "fatal", bool),
+            tries_left=tries,
+            retry_after=_number(d, "retry_after") if "retry_after" in d else None,
+        )
 
 
 Message = Hello | Welcome | Pake | Offer | Answer | ShareState | Stop | Bye | Error
@@ -271,12 +291,15 @@ _TYPES: dict[str, Any] = {
 
 def parse(raw: str | bytes) -> Message:
     """Parse one untrusted frame; raise MalformedMessage saying what is wrong."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise MalformedMessage(f"message of {len(raw)} bytes exceeds {MAX_MESSAGE_BYTES}",
-                               ErrorCode.TOO_LARGE)
+    # Characters are not bytes: "é" is two on the wire.
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise MalformedMessage(
+            f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}", ErrorCode.TOO_LARGE
+        )
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedMessage("message is not JSON") from exc
     if not isinstance(data, dict):
         raise MalformedMessage("message is not a JSON object")

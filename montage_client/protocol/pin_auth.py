@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import re
 
-from spake2 import SPAKE2_A, SPAKE2_B, SPAKEError
+from spake2 import SPAKE2_A, SPAKE2_B
 
 from .messages import MalformedMessage
 
@@ -63,8 +63,9 @@ class PinExchange:
     def finish(self, inbound: bytes) -> None:
         try:
             self._key = self._spake.finish(inbound)
-        except (SPAKEError, ValueError, TypeError) as exc:
-            # A corrupt or reflected SPAKE2 message; fail like bad input.
+        except Exception as exc:
+            # spake2 raises SPAKEError, ValueError and its own NotOnCurve
+            # (a bare Exception) for corrupt or reflected messages: all bad input.
             raise MalformedMessage(f"invalid PAKE message: {exc}") from exc
 
     @property

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Montage needs on a fresh Debian machine (root, Python 3.11+):
+# the X and Qt libraries (Xvfb for headless runs), then the virtualenv.
+# Safe to run again: it only installs what is missing or changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  xvfb xauth                       # a virtual display for headless runs and tests
+  libgl1 libegl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0   # Qt's xcb platform
+  libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-shm0 libxcb-xfixes0
+  fonts-dejavu-core                # readable text on the receiver without a desktop
+  ffmpeg                           # the benchmark's reference pipeline
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: Montage needs Python 3.11 or newer ($PYTHON is $("$PYTHON" -V))" >&2; exit 1; }
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+stamp=.venv/.montage-installed
+if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
+  echo "setup: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  cp pyproject.toml "$stamp"
+fi
