@@ -30,10 +30,12 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="montage-client",
-                                     description="Share your screen to a meeting room.")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"receiver's port (default {DEFAULT_PORT})")
+    parser = argparse.ArgumentParser(
+        prog="montage-client", description="Share your screen to a meeting room."
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"receiver's port (default {DEFAULT_PORT})"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command")
     join = commands.add_parser("join", help="share this screen without opening a window")
@@ -41,8 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--pin", help="the 4-digit PIN on the room's screen")
     join.add_argument("--name", help="your name, shown under your screen (remembered)")
     join.add_argument("--monitor", type=int, default=1, help="which screen to share (1, 2, …)")
-    join.add_argument("--seconds", type=float, default=0,
-                      help="stop after this many seconds (default: until Ctrl-C)")
+    join.add_argument(
+        "--seconds",
+        type=float,
+        default=0,
+        help="stop after this many seconds (default: until Ctrl-C)",
+    )
     join.add_argument("--fps", type=float, default=30.0, help="capture rate (default 30)")
     commands.add_parser("monitors", help="list the screens that can be shared")
     return parser
@@ -55,7 +61,7 @@ def _fail(exc: MontageError) -> int:
 
 async def _join(args: argparse.Namespace) -> int:
     from montage_client.core.screen_source import ScreenGrabber
-    from montage_client.core.share_client import PinWanted, Progress, Sharing, ShareClient, Update
+    from montage_client.core.share_client import PinWanted, Progress, ShareClient, Sharing, Update
 
     meeting = MeetingId.parse(args.meeting_id)
     settings = ClientSettings.load()
@@ -72,8 +78,7 @@ async def _join(args: argparse.Namespace) -> int:
         nonlocal asked
         asked += 1
         if args.pin is None:
-            raise PinRequired("This meeting needs the PIN shown on the room's screen: "
-                              "add --pin.")
+            raise PinRequired("This meeting needs the PIN shown on the room's screen: add --pin.")
         if asked > 1:  # a script cannot type a second PIN
             raise WrongPin(wanted.message or "Wrong PIN.", wanted.tries_left or 0)
         return str(args.pin).strip()
@@ -82,13 +87,23 @@ async def _join(args: argparse.Namespace) -> int:
         if isinstance(update, Progress):
             print(update.text, file=sys.stderr, flush=True)
         elif isinstance(update, Sharing):
-            print(f"Sharing to {update.room} ({update.path}), {update.width}×{update.height}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"Sharing to {update.room} ({update.path}), {update.width}×{update.height}",
+                file=sys.stderr,
+                flush=True,
+            )
             if args.seconds:
                 asyncio.get_running_loop().call_later(args.seconds, client.request_stop)
 
-    client = ShareClient(meeting, name, ScreenGrabber(monitor=args.monitor), give_pin,
-                         port=args.port, fps=args.fps, on_update=report)
+    client = ShareClient(
+        meeting,
+        name,
+        ScreenGrabber(monitor=args.monitor),
+        give_pin,
+        port=args.port,
+        fps=args.fps,
+        on_update=report,
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, client.request_stop)
@@ -105,16 +120,17 @@ def _monitors() -> int:
     from montage_client.core.screen_source import list_monitors
 
     for monitor in list_monitors():
-        print(f"{monitor.index}: {monitor.width}x{monitor.height} at "
-              f"{monitor.left},{monitor.top}")
+        print(f"{monitor.index}: {monitor.width}x{monitor.height} at {monitor.left},{monitor.top}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "join":
             with contextlib.suppress(KeyboardInterrupt):

@@ -60,6 +60,9 @@ class Presenter:
             "width": self.width,
             "height": self.height,
             "state": self.share_state,
+            "first_frame_ms": None
+            if self.first_frame_at is None
+            else round((self.first_frame_at - self.joined_at) * 1000),
         }
 
     async def consume(self, track: Any) -> None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.settings import ClientSettings
 
+if TYPE_CHECKING:
+    from .controller import ClientController
+    from .join_window import JoinWindow
+    from .sharing_bar import SharingBar
 
-def build(port: int = DEFAULT_PORT) -> tuple[object, object, object]:
+
+def build(port: int = DEFAULT_PORT) -> tuple[ClientController, JoinWindow, SharingBar]:
     """Make the windows and their controller (the QApplication must exist)."""
     from .controller import ClientController
     from .join_window import JoinWindow
@@ -24,15 +30,16 @@ def run_app(port: int = DEFAULT_PORT) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Montage")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     controller, join_window, _bar = build(port)
-    join_window.show()  # type: ignore[attr-defined]
+    join_window.show()
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
-        controller.stop()  # type: ignore[attr-defined]
+        controller.stop()
     return 0

@@ -53,8 +53,9 @@ class ClientController(QObject):
         self._pin: asyncio.Future[str] | None = None
 
         join_window.set_name(settings.name)
-        join_window.set_recent([MeetingId(d).display() for d in settings.recent_meetings
-                                if _is_valid(d)])
+        join_window.set_recent(
+            [MeetingId(d).display() for d in settings.recent_meetings if _is_valid(d)]
+        )
         join_window.join_requested.connect(self._on_join)
         join_window.pin_entered.connect(self._on_pin)
         join_window.cancel_requested.connect(self.stop)
@@ -102,8 +103,12 @@ class ClientController(QObject):
     async def _share(self, meeting: MeetingId, name: str) -> None:
         monitor = 1
         client = self.client = ShareClient(
-            meeting, name, self.grabber_factory(monitor), self._ask_pin,
-            port=self.port, on_update=self._on_update,
+            meeting,
+            name,
+            self.grabber_factory(monitor),
+            self._ask_pin,
+            port=self.port,
+            on_update=self._on_update,
         )
         message: str | None = None
         try:
@@ -145,7 +150,7 @@ class ClientController(QObject):
             self.sharing_bar.set_paused(False)
             self.sharing_bar.set_status(self._status_text(False))
             self.sharing_bar.show()
-            asyncio.ensure_future(self._fill_monitors())
+            self._monitors_task = asyncio.ensure_future(self._fill_monitors())
 
     async def _fill_monitors(self) -> None:
         try:

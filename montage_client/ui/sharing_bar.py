@@ -1,0 +1,89 @@
+"""The small always-on-top bar shown while sharing: which screen, pause, stop.
+
+It stays on top so the controls remain reachable over whatever is being
+presented, and it is a Tool window so it stays out of the task bar.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from montage_client.core.screen_source import Monitor
+
+logger = logging.getLogger(__name__)
+
+
+class SharingBar(QWidget):
+    monitor_selected = Signal(int)  # Monitor.index
+    pause_toggled = Signal(bool)
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Tool | Qt.WindowType.WindowStaysOnTopHint)
+        self.setWindowTitle("Montage — Sharing")
+        self._current_index: int | None = None
+
+        self.status_label = QLabel()
+        font = self.status_label.font()
+        font.setBold(True)
+        self.status_label.setFont(font)
+
+        self.monitor_combo = QComboBox()
+        self.monitor_combo.setToolTip("Which screen to share")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze what the room sees without leaving")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop sharing and leave the room")
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.status_label, 1)
+        layout.addWidget(self.monitor_combo)
+        layout.addWidget(self.pause_button)
+        layout.addWidget(self.stop_button)
+
+        # `activated` fires only for the person's own choice, never for
+        # set_monitors filling the list.
+        self.monitor_combo.activated.connect(self._on_monitor_activated)
+        self.pause_button.toggled.connect(self._show_paused)
+        # `clicked` (unlike `toggled`) is not emitted by set_paused.
+        self.pause_button.clicked.connect(self.pause_toggled)
+        self.stop_button.clicked.connect(self.stop_requested)
+
+    def set_monitors(self, monitors: list[Monitor], current: int) -> None:
+        """Fill the screen list; `current` is the Monitor.index being shared."""
+        self.monitor_combo.blockSignals(True)
+        try:
+            self.monitor_combo.clear()
+            for monitor in monitors:
+                self.monitor_combo.addItem(monitor.label(), monitor.index)
+            position = self.monitor_combo.findData(current)
+            self.monitor_combo.setCurrentIndex(position)
+        finally:
+            self.monitor_combo.blockSignals(False)
+        self._current_index = current if position >= 0 else None
+        # With one screen there is nothing to choose, but its size is still worth showing.
+        self.monitor_combo.setEnabled(len(monitors) > 1)
+
+    def set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_button.setChecked(paused)
+
+    def _show_paused(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    def _on_monitor_activated(self, position: int) -> None:
+        index = self.monitor_combo.itemData(position)
+        if not isinstance(index, int) or index == self._current_index:
+            return
+        self._current_index = index
+        self.monitor_selected.emit(index)
+
+
+__all__ = ["SharingBar"]

@@ -1,0 +1,6 @@
+"""Shared test setup."""
+
+import os
+
+# Widgets are tested without a display; must be set before Qt starts.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

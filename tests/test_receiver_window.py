@@ -1,0 +1,348 @@
+"""The meeting-room display: idle screen, grid, frames, stopping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from montage_receiver.presenter import Presenter
+from montage_receiver.ui.window import ReceiverWindow, fit_size, grid_rects
+
+GREEN = (30, 200, 90)
+MAGENTA = (210, 40, 190)
+
+
+def make_frame(colour: tuple[int, int, int], width: int = 640, height: int = 360) -> Any:
+    array = np.empty((height, width, 3), np.uint8)
+    array[:] = colour
+    return av.VideoFrame.from_ndarray(array, format="rgb24")
+
+
+def make_presenter(pid: int, name: str, colour: tuple[int, int, int] | None = None) -> Presenter:
+    presenter = Presenter(pid, name, "local")
+    if colour is not None:
+        give_frame(presenter, make_frame(colour))
+    return presenter
+
+
+def give_frame(presenter: Presenter, frame: Any) -> None:
+    # What Presenter.consume does for each decoded frame.
+    presenter.latest = frame
+    presenter.seq += 1
+    presenter.frames += 1
+    presenter.width, presenter.height = frame.width, frame.height
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> Iterator[ReceiverWindow]:
+    win = ReceiverWindow("Boardroom 3", "123 456 7890", "1234")
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def colour_near(image: QImage, point: QPoint, colour: tuple[int, int, int], tol: int = 6) -> bool:
+    pixel = image.pixelColor(point)
+    got = (pixel.red(), pixel.green(), pixel.blue())
+    return all(abs(a - b) <= tol for a, b in zip(got, colour, strict=True))
+
+
+def tile_rects(window: ReceiverWindow) -> list[QRect]:
+    return [tile.geometry() for tile in window.tiles]
+
+
+# -- idle ------------------------------------------------------------------------
+
+
+def test_idle_screen_shows_room_id_and_pin(window: ReceiverWindow) -> None:
+    idle = window.idle_page
+    assert idle.isVisible()
+    assert idle.room_label.text() == "Boardroom 3"
+    assert idle.id_label.text() == "123 456 7890"
+    assert idle.pin_label is not None and idle.pin_label.text() == "1234"
+    assert "enter this meeting ID" in idle.hint_label.text()
+    # Readable across a room: the ID is the biggest thing, scaled to the window.
+    assert idle.id_label.font().pixelSize() >= 0.1 * window.height()
+    assert idle.id_label.font().pixelSize() > idle.room_label.font().pixelSize()
+
+
+def test_idle_screen_without_pin_has_no_pin_line(qtbot: QtBot) -> None:
+    win = ReceiverWindow("Huddle", "987 654 3210", None)
+    qtbot.addWidget(win)
+    win.resize(800, 450)
+    win.show()
+    texts = [label.text() for label in win.idle_page.findChildren(type(win.idle_page.id_label))]
+    assert "987 654 3210" in texts
+    assert "PIN" not in texts
+    assert win.idle_page.pin_label is None
+    assert "PIN" not in win.strip_label.text()
+    win.shutdown()
+
+
+def test_id_font_shrinks_to_fit_a_narrow_window(qtbot: QtBot) -> None:
+    win = ReceiverWindow("Huddle", "987 654 3210", "0000")
+    qtbot.addWidget(win)
+    win.resize(400, 800)
+    win.show()
+    label = win.idle_page.id_label
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= win.width()
+    win.shutdown()
+
+
+# -- grid ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_grid_geometry(window: ReceiverWindow, qtbot: QtBot, count: int) -> None:
+    for pid in range(1, count + 1):
+        window.add_presenter(make_presenter(pid, f"P{pid}"))
+    qtbot.wait(1)
+    assert window.sharing_page.isVisible()
+    assert window.strip_label.isVisible()
+    assert window.strip_label.text() == "Meeting ID 123 456 7890 · PIN 1234"
+
+    area = window.grid.rect()
+    rects = tile_rects(window)
+    assert len(rects) == count
+    for i, a in enumerate(rects):
+        assert area.contains(a), (a, area)
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b), (a, b)
+    covered = sum(r.width() * r.height() for r in rects)
+    cell = (area.width() * area.height()) / (1 if count == 1 else 2 if count == 2 else 4)
+    assert covered == pytest.approx(cell * count, rel=0.01)
+
+    if count == 1:
+        assert rects[0] == area
+    elif count == 2:
+        left, right = rects
+        assert left.height() == right.height() == area.height()
+        assert left.right() + 1 == right.left()
+        assert left.width() == pytest.approx(area.width() / 2, abs=1)
+    else:
+        top_row = [r for r in rects if r.top() == area.top()]
+        assert len(top_row) == 2
+        assert all(r.height() == pytest.approx(area.height() / 2, abs=1) for r in rects)
+        assert all(r.width() == pytest.approx(area.width() / 2, abs=1) for r in rects)
+
+
+def test_grid_rects_share_edges() -> None:
+    area = QRect(0, 40, 1921, 1041)
+    for count in range(1, 7):
+        rects = grid_rects(count, area)
+        for i, a in enumerate(rects):
+            assert area.contains(a)
+            assert all(not a.intersects(b) for b in rects[i + 1 :])
+    one, two = grid_rects(2, area)
+    assert one.width() + two.width() == area.width()
+
+
+def test_fit_size_keeps_aspect_and_is_even() -> None:
+    assert fit_size(1920, 1080, 960, 1000) == (960, 540)
+    assert fit_size(1920, 1200, 961, 541) == (864, 540)
+    w, h = fit_size(1000, 1, 3, 3)
+    assert (w, h) == (2, 2)
+    assert all(v % 2 == 0 for v in fit_size(1366, 768, 777, 555))
+
+
+def test_last_presenter_leaving_returns_to_idle(window: ReceiverWindow) -> None:
+    window.add_presenter(make_presenter(1, "Alice"))
+    window.add_presenter(make_presenter(2, "Bob"))
+    window.remove_presenter(1)
+    assert window.presenter_ids() == [2]
+    assert window.sharing_page.isVisible()
+    window.remove_presenter(2)
+    assert window.presenter_ids() == []
+    assert window.idle_page.isVisible()
+    assert not window.sharing_page.isVisible()
+    window.remove_presenter(99)  # unknown ids are ignored
+
+
+# -- frames ----------------------------------------------------------------------
+
+
+def test_frame_is_painted_in_its_tile(window: ReceiverWindow, qtbot: QtBot) -> None:
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    window.add_presenter(make_presenter(2, "Bob", MAGENTA))
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0 and window.frames_painted(2) > 0)
+
+    image = window.grab().toImage()
+    left, right = tile_rects(window)
+    offset = window.grid.pos()
+    assert colour_near(image, left.center() + offset, GREEN)
+    assert colour_near(image, right.center() + offset, MAGENTA)
+
+
+def test_yuv_frame_is_painted(window: ReceiverWindow, qtbot: QtBot) -> None:
+    presenter = make_presenter(1, "Alice")
+    give_frame(presenter, make_frame(GREEN, 1280, 720).reformat(format="yuv420p"))
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    image = window.grab().toImage()
+    centre = tile_rects(window)[0].center() + window.grid.pos()
+    assert colour_near(image, centre, GREEN, tol=12)
+
+
+def test_letterbox_is_black(window: ReceiverWindow, qtbot: QtBot) -> None:
+    presenter = make_presenter(1, "Alice")
+    give_frame(presenter, make_frame(GREEN, 400, 400))  # square in a wide tile
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    image = window.grab().toImage()
+    tile = tile_rects(window)[0].translated(window.grid.pos())
+    assert colour_near(image, QPoint(tile.left() + 20, tile.center().y()), (0, 0, 0))
+    assert colour_near(image, tile.center(), GREEN)
+
+
+def test_new_frames_are_painted(window: ReceiverWindow, qtbot: QtBot) -> None:
+    presenter = make_presenter(1, "Alice", GREEN)
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) == 1)
+    for n in range(2, 5):
+        give_frame(presenter, make_frame(MAGENTA if n % 2 else GREEN))
+        qtbot.waitUntil(lambda n=n: window.frames_painted(1) == n)  # type: ignore[misc]
+    image = window.grab().toImage()
+    centre = tile_rects(window)[0].center() + window.grid.pos()
+    assert colour_near(image, centre, GREEN)
+    # Nothing new arrived: the count stays put however often it repaints.
+    window.repaint()
+    qtbot.wait(50)
+    assert window.frames_painted(1) == 4
+
+
+def test_frames_arriving_during_a_conversion_are_skipped(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    presenter = make_presenter(1, "Alice", GREEN)
+    window.add_presenter(presenter)
+    # A burst of frames between two ticks: only the newest is converted.
+    for _ in range(50):
+        give_frame(presenter, make_frame(MAGENTA))
+    qtbot.waitUntil(lambda: window.tiles[0]._image_seq == presenter.seq)
+    qtbot.wait(50)
+    assert window.frames_painted(1) <= 2
+
+
+def test_paused_overlay(window: ReceiverWindow, qtbot: QtBot) -> None:
+    presenter = make_presenter(1, "Alice", GREEN)
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    tile = tile_rects(window)[0].translated(window.grid.pos())
+    probe = QPoint(tile.center().x(), tile.top() + tile.height() // 4)
+    assert colour_near(window.grab().toImage(), probe, GREEN)
+
+    presenter.share_state = "paused"
+    window.update_presenter(presenter)
+    image = window.grab().toImage()
+    pixel = image.pixelColor(probe)
+    # Dimmed under the overlay, and the word is there.
+    assert pixel.green() < GREEN[1] * 0.6
+    assert not colour_near(image, probe, GREEN)
+    text_area = image.copy(tile.adjusted(0, tile.height() // 3, 0, -tile.height() // 3))
+    bright = sum(
+        1
+        for y in range(0, text_area.height(), 2)
+        for x in range(0, text_area.width(), 2)
+        if text_area.pixelColor(x, y).lightness() > 200
+    )
+    assert bright > 50
+
+    presenter.share_state = "sharing"
+    window.update_presenter(presenter)
+    assert colour_near(window.grab().toImage(), probe, GREEN)
+
+
+def test_name_bar_shows_the_name(window: ReceiverWindow, qtbot: QtBot) -> None:
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    tile = window.tiles[0]
+    image = tile.grab().toImage()
+    bar_top = tile.height() - tile._name_bar_height()
+    bar = image.copy(QRect(0, bar_top, tile.width() // 3, tile._name_bar_height()))
+    # White text on the dark bar.
+    assert any(
+        bar.pixelColor(x, y).lightness() > 200
+        for y in range(bar.height())
+        for x in range(bar.width())
+    )
+
+
+# -- stopping --------------------------------------------------------------------
+
+
+def test_stop_button_emits_presenter_id(window: ReceiverWindow, qtbot: QtBot) -> None:
+    window.add_presenter(make_presenter(7, "Alice"))
+    window.add_presenter(make_presenter(9, "Bob"))
+    button = window.tiles[1].stop_button
+    assert button.isVisible()
+    assert button.text() == "Stop sharing"
+    assert "Bob" in button.toolTip() and "Ctrl+2" in button.toolTip()
+    with qtbot.waitSignal(window.stop_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [9]
+    # The window only asks; the owner removes the presenter.
+    assert window.presenter_ids() == [7, 9]
+
+
+def test_ctrl_number_stops_tile_in_grid_order(window: ReceiverWindow, qtbot: QtBot) -> None:
+    for pid, name in [(11, "A"), (12, "B"), (13, "C")]:
+        window.add_presenter(make_presenter(pid, name))
+    window.activateWindow()
+    qtbot.waitActive(window)
+    with qtbot.waitSignal(window.stop_requested, timeout=1000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args == [12]
+    with qtbot.waitSignal(window.stop_requested, timeout=1000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args == [13]
+    # No tile 4: nothing to stop.
+    with qtbot.assertNotEmitted(window.stop_requested):
+        qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_add_existing_presenter_updates_it(window: ReceiverWindow) -> None:
+    window.add_presenter(make_presenter(1, "Alice"))
+    renamed = make_presenter(1, "Alice B")
+    window.add_presenter(renamed)
+    assert window.presenter_ids() == [1]
+    assert window.tiles[0].presenter is renamed
+
+
+def test_shutdown_is_idempotent(window: ReceiverWindow) -> None:
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    window.shutdown()
+    window.shutdown()
+    assert not window._timer.isActive()
+
+
+def test_widgets_do_not_import_networking() -> None:
+    code = (
+        "import sys\n"
+        "import montage_receiver.ui.window, montage_client.ui.join_window,"
+        " montage_client.ui.sharing_bar\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('aiortc', 'aiohttp'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
