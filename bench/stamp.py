@@ -262,7 +262,9 @@ class _Picture:
         samples = self.light[np.ix_(ys, xs)].reshape(len(ys), STRIP_CELLS, len(_INNER))
         return bool(np.all(samples == samples[:1, :, :1]))
 
-    def has_a_clean_edge(self, xs: npt.NDArray[np.intp], top: int, bottom: int, cell: float) -> bool:
+    def has_a_clean_edge(
+        self, xs: npt.NDArray[np.intp], top: int, bottom: int, cell: float
+    ) -> bool:
         """Whether the strip ends along a straight line above it or below it.
 
         Just outside a strip, either all its black cells end (light beyond) or

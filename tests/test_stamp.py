@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +23,9 @@ from bench.stamp import (
     now_ms,
     paint_strip,
 )
+
+# For the tests that paint the workload's scenes with Qt (pytest-qt's qapp).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 Frame = npt.NDArray[np.uint8]
 SCENE_BACKGROUND = (245, 245, 240)  # the workloads' light background
@@ -47,16 +51,10 @@ def resize_area(frame: Frame, scale: float) -> Frame:
     height, width = frame.shape[:2]
     ys = (np.arange(int(height * scale) + 1) / scale).astype(np.intp)
     xs = (np.arange(int(width * scale) + 1) / scale).astype(np.intp)
-    padded = np.pad(frame.astype(np.float64), ((1, 0), (1, 0), (0, 0)))
-    table = padded.cumsum(axis=0).cumsum(axis=1)
-    sums = (
-        table[ys[1:]][:, xs[1:]]
-        - table[ys[:-1]][:, xs[1:]]
-        - table[ys[1:]][:, xs[:-1]]
-        + table[ys[:-1]][:, xs[:-1]]
-    )
+    sums = np.add.reduceat(frame[: ys[-1], : xs[-1]].astype(np.uint32), ys[:-1], axis=0)
+    sums = np.add.reduceat(sums, xs[:-1], axis=1)
     area = np.diff(ys)[:, None, None] * np.diff(xs)[None, :, None]
-    resized: Frame = np.round(sums / area).astype(np.uint8)
+    resized: Frame = ((sums + area // 2) // area).astype(np.uint8)
     return resized
 
 
@@ -252,3 +250,33 @@ def test_latency_wraps_modulo_2_32() -> None:
     assert latency_ms(1000, at=1250) == 250
     assert latency_ms(0xFFFFFFF6, at=5) == 15
     assert 0 <= latency_ms(now_ms()) < 1000
+
+
+def render_scene(name: str, t: float, size: tuple[int, int] = (1920, 1080)) -> Frame:
+    """One frame of a `bench.workload` scene, painted offscreen, as H x W x 4 (BGRA)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from bench.workload import Scene
+
+    image = QImage(size[0], size[1], QImage.Format.Format_RGB32)
+    painter = QPainter(image)
+    try:
+        Scene(name).paint(painter, size[0], size[1], t)
+    finally:
+        painter.end()
+    pixels: Frame = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(size[1], size[0], 4)
+    return pixels.copy()
+
+
+@pytest.mark.parametrize("name", ["static", "slides", "scroll", "video"])
+def test_workload_scenes_show_exactly_one_readable_strip(qapp: object, name: str) -> None:
+    # Text and noise in the scenes must not read as strips at any scale, and
+    # the strip must read over whatever scrolls beneath it.
+    for t in np.linspace(0.0, 9.0, 12):
+        frame = render_scene(name, float(t))
+        stamp = decode_stamp(frame)
+        assert stamp is not None
+        assert latency_ms(stamp) < 5000
+        for scale in (1.0, 0.75, 0.5, 0.3):
+            picture = resize_area(frame, scale) if scale != 1.0 else frame
+            assert [f.stamp for f in find_stamps(picture)] == [stamp], (name, t, scale)
