@@ -51,9 +51,10 @@ def resize_area(frame: Frame, scale: float) -> Frame:
     height, width = frame.shape[:2]
     ys = (np.arange(int(height * scale) + 1) / scale).astype(np.intp)
     xs = (np.arange(int(width * scale) + 1) / scale).astype(np.intp)
-    sums = np.add.reduceat(frame[: ys[-1], : xs[-1]].astype(np.uint32), ys[:-1], axis=0)
-    sums = np.add.reduceat(sums, xs[:-1], axis=1)
     area = np.diff(ys)[:, None, None] * np.diff(xs)[None, :, None]
+    assert area.max() * 255 < 1 << 16  # sums fit uint16 (scales down to 1/16)
+    sums = np.add.reduceat(frame[: ys[-1], : xs[-1]].astype(np.uint16), ys[:-1], axis=0)
+    sums = np.add.reduceat(sums, xs[:-1], axis=1)
     resized: Frame = ((sums + area // 2) // area).astype(np.uint8)
     return resized
 
@@ -272,8 +273,8 @@ def render_scene(name: str, t: float, size: tuple[int, int] = (1920, 1080)) -> F
 def test_workload_scenes_show_exactly_one_readable_strip(qapp: object, name: str) -> None:
     # Text and noise in the scenes must not read as strips at any scale, and
     # the strip must read over whatever scrolls beneath it.
-    for t in np.linspace(0.0, 9.0, 12):
-        frame = render_scene(name, float(t))
+    for t in np.linspace(0.0, 9.0, 8):
+        frame = render_scene(name, float(t))[..., :3]
         stamp = decode_stamp(frame)
         assert stamp is not None
         assert latency_ms(stamp) < 5000
