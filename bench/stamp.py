@@ -51,8 +51,8 @@ _STAMP_MASK = (1 << BITS) - 1
 
 Frame = npt.NDArray[np.uint8]
 
-# Colours of the guard's runs (the last run, 2 black cells, merges with any
-# leading zero bits of the payload) and their lengths in cells.
+# Lengths in cells of the guard's runs, white first, but its last (2 black
+# cells), which merges with any leading zero bits of the payload.
 _GUARD_RUN_CELLS = (1, 1, 2, 1, 1)
 # The smallest cell find_stamps looks for: 16 px shown at a quarter is 4 px.
 # (Smaller, small text starts to look like strips.)
@@ -330,8 +330,9 @@ def find_stamps(rgb: Frame) -> list[FoundStamp]:
 
     `rgb` is an H x W x 3 or 4 uint8 picture, in any channel order. Rows
     are scanned for the guard's run lengths; a candidate must then have every
-    black/white edge on a whole cell, be about one cell tall, and have clearly
-    black or white cell centres (so noise and colour pictures give nothing).
+    black/white edge on a whole cell, be one cell tall, have flat cells with
+    clearly black or white centres, and end in a straight line above or below
+    (so noise, colour pictures and text give nothing).
     Strips are returned top to bottom, then left to right, once each.
     """
     if rgb.ndim != 3 or rgb.shape[0] < 3 or rgb.shape[1] < STRIP_CELLS * _MIN_CELL:

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from montage_client.protocol.errors import MontageError
-from montage_client.protocol.messages import DEFAULT_PORT
+from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 from montage_client.protocol.pin_auth import valid_pin
 
-from .config import ReceiverConfig, default_data_dir, fresh_pin
+from .config import ReceiverConfig, default_data_dir, default_name, fresh_pin
 from .meeting import Meeting, open_meeting
 from .status import StatusReporter
 
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per line on stdout (ready, joins, stats)",
     )
-    parser.add_argument("--name", default=ReceiverConfig.name, help="room name shown on screen")
+    parser.add_argument("--name", default=default_name(), help="room name shown on screen")
     parser.add_argument(
         "--bind",
         default="0.0.0.0",
@@ -75,8 +75,12 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Re
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     pin = None if args.no_pin else (args.pin or fresh_pin())
+    # The protocol carries at most MAX_NAME_CHARS; longer would break every join.
+    name = " ".join(args.name.split())[:MAX_NAME_CHARS]
+    if not name:
+        parser.error("--name must not be empty")
     return ReceiverConfig(
-        name=args.name,
+        name=name,
         bind=args.bind,
         port=args.port,
         pin=pin,

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from montage_client.protocol.messages import DEFAULT_PORT
+from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 
 
 def default_data_dir() -> Path:
@@ -20,9 +20,14 @@ def fresh_pin() -> str:
     return f"{secrets.randbelow(10_000):04d}"
 
 
+def default_name() -> str:
+    # Hostnames can exceed what the protocol carries as a room name.
+    return socket.gethostname()[:MAX_NAME_CHARS]
+
+
 @dataclass
 class ReceiverConfig:
-    name: str = socket.gethostname()
+    name: str = field(default_factory=default_name)
     bind: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     # None: no PIN asked. Default: a fresh PIN for every meeting.

@@ -72,6 +72,7 @@ class PresenterSession:
         self._offer_dtls = ""
         # A PIN attempt has started (PAKE received) and not yet been judged.
         self._attempt_open = False
+        self._now = 0.0  # the latest time the adapter told us
 
     # Sessions are kept in a set by identity.
     __hash__ = object.__hash__
@@ -79,6 +80,7 @@ class PresenterSession:
     def receive(self, raw: str | bytes, now: float) -> list[ReceiverEvent]:
         if self.state is SessionState.CLOSED:
             return []
+        self._now = now
         try:
             message = m.parse(raw)
             return self._handle(message, now)
@@ -86,7 +88,11 @@ class PresenterSession:
             logger.warning(
                 "presenter %s (%s) sent a bad message: %s", self.name or "?", self.source, exc
             )
-            return self._reject(m.Error(exc.code, f"Message refused: {exc}"), f"bad message: {exc}")
+            # The reason may quote the sender's junk: keep it short enough to read.
+            reason = str(exc)[:200]
+            return self._reject(
+                m.Error(exc.code, f"Message refused: {reason}"), f"bad message: {reason}"
+            )
 
     def send_answer(self, sdp: str) -> list[ReceiverEvent]:
         """The adapter made the SDP answer for the verified offer."""
@@ -121,7 +127,8 @@ class PresenterSession:
     def connection_lost(self, now: float) -> list[ReceiverEvent]:
         if self.state is SessionState.CLOSED:
             return []
-        return self._close("connection lost", now)
+        self._now = now
+        return self._close("connection lost")
 
     def messages_to_send(self) -> list[m.Message]:
         out, self._outbox = self._outbox, []
@@ -193,6 +200,13 @@ class PresenterSession:
         if not self._exchange.check_client(
             offer.confirm, self.room.tls_fingerprint, self._offer_dtls
         ):
+            if self.room.pin is None:
+                # No PIN to get wrong: the keys differ because something between
+                # us changed the exchange. Asking the person for a PIN is pointless.
+                return self._reject(
+                    m.Error(m.ErrorCode.BAD_MESSAGE, "Key confirmation failed."),
+                    "confirmation failed",
+                )
             return self._on_wrong_pin(now)
         self._attempt_open = False
         self.room.lockout.record_success(self.source)
@@ -240,10 +254,11 @@ class PresenterSession:
         self._outbox.append(error)
         return self._close(reason)
 
-    def _close(self, reason: str, now: float | None = None) -> list[ReceiverEvent]:
-        if self._attempt_open and now is not None:
-            # Walking away mid-attempt still spends the guess.
-            self.room.lockout.settle_failure(self.source, now)
+    def _close(self, reason: str) -> list[ReceiverEvent]:
+        if self._attempt_open:
+            # However the attempt ends unjudged (bye, junk, a dropped line), the
+            # guess stays spent and the attempt is no longer in flight.
+            self.room.lockout.settle_failure(self.source, self._now)
             self._attempt_open = False
         self.state = SessionState.CLOSED
         self.room.presenters.discard(self)

@@ -41,6 +41,9 @@ HEARTBEAT_SECONDS = 5.0
 TRANSPORT_MAX_BYTES = 4 * m.MAX_MESSAGE_BYTES
 # A connection that has not said hello by then is dropped.
 HELLO_TIMEOUT = 10.0
+# A connection must be sharing by then: time enough to read the PIN off the
+# wall and type it a few times, not to hold a presenter slot open forever.
+SETUP_TIMEOUT = 180.0
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,10 @@ class ReceiverService:
         conn = _Connection(self, ws, request.remote or "unknown")
         self._connections.add(conn)
         loop = asyncio.get_running_loop()
-        hello_deadline = loop.call_later(HELLO_TIMEOUT, self._drop_silent, conn)
+        hello_deadline = loop.call_later(
+            HELLO_TIMEOUT, self._drop_unless, conn, SessionState.AWAITING_HELLO
+        )
+        setup_deadline = loop.call_later(SETUP_TIMEOUT, self._drop_unless_sharing, conn)
         try:
             async for msg in ws:
                 hello_deadline.cancel()
@@ -221,6 +227,7 @@ class ReceiverService:
             logger.exception("connection from %s failed", conn.session.source)
         finally:
             hello_deadline.cancel()
+            setup_deadline.cancel()
             await conn.handle(conn.session.connection_lost(loop.time()))
             await conn.teardown("connection closed")
             self._connections.discard(conn)
@@ -228,8 +235,14 @@ class ReceiverService:
                 await ws.close()
         return ws
 
-    def _drop_silent(self, conn: _Connection) -> None:
-        if conn.session.state is SessionState.AWAITING_HELLO:
+    def _drop_unless(self, conn: _Connection, state: SessionState) -> None:
+        if conn.session.state is state:
+            logger.info("dropping %s: still %s", conn.session.source, state.value)
+            self._background(conn.ws.close())
+
+    def _drop_unless_sharing(self, conn: _Connection) -> None:
+        if conn.session.state not in (SessionState.SHARING, SessionState.CLOSED):
+            logger.info("dropping %s: not sharing after %.0f s", conn.session.source, SETUP_TIMEOUT)
             self._background(conn.ws.close())
 
     def _background(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  xvfb xauth                       # a virtual display for headless runs and tests
+  xvfb xauth xdotool               # a virtual display (and its keyboard) for headless runs and tests
   libgl1 libegl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0   # Qt's xcb platform
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-shm0 libxcb-xfixes0

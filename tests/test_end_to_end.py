@@ -202,12 +202,7 @@ def test_person_shares_screen_and_receiver_shows_it(
                 )
                 xs = sorted(s.x for s in both)
                 assert xs[1] - xs[0] > 400, f"strips should sit in separate tiles: {both}"
-                names = {
-                    p["name"]
-                    for r in receiver.records
-                    if r["event"] == "stats"
-                    for p in r["presenters"]
-                }
+                names = {r["name"] for r in receiver.records if r["event"] == "presenter_joined"}
                 assert {"Ada Lovelace", "Grace Hopper"} <= names
 
                 # Ada stops from the sharing bar; the room is left with Grace.
@@ -223,9 +218,30 @@ def test_person_shares_screen_and_receiver_shows_it(
                 assert ClientSettings.load().name == "Ada Lovelace"
                 assert ClientSettings.load().recent_meetings == [meeting_id]
 
+                # Someone in the room presses Ctrl+1 on the receiver's keyboard
+                # (real X input events): Grace's share is stopped and told so.
+                subprocess.run(
+                    ["xdotool", "mousemove", "960", "540", "key", "ctrl+1"],
+                    env=room_display.env(),
+                    check=True,
+                )
+                _, grace_err = await asyncio.to_thread(second.communicate, timeout=15)
+                assert second.returncode == 1
+                assert grace_err.strip().splitlines()[-1].endswith("The room stopped your share.")
+                await until(
+                    lambda: recent_stamps(room_display) == [],
+                    15,
+                    "the receiver back to its idle screen",
+                )
+
             with loop:
-                loop.run_until_complete(asyncio.wait_for(person(), 180))
-            del controller
+                try:
+                    loop.run_until_complete(asyncio.wait_for(person(), 180))
+                finally:
+                    # Whatever happened, end the share before the displays go.
+                    controller.stop()
+                    if controller.task is not None:
+                        loop.run_until_complete(asyncio.wait([controller.task], timeout=15))
         finally:
             if second is not None:
                 second.terminate()

@@ -276,7 +276,6 @@ WRONG_TYPES: list[tuple[str, str, Any]] = [
     ("error", "tries_left", 2.5),
     ("error", "retry_after", True),
     ("error", "retry_after", "30"),
-    ("error", "retry_after", None),
     ("error", "retry_after", [30]),
 ]
 

@@ -1102,3 +1102,72 @@ def test_submit_pin_outside_need_pin_is_a_programming_error(room: Room, clock: C
     client.start()
     with pytest.raises(RuntimeError):
         client.start()
+
+
+# -- attempts that end without a verdict ------------------------------------------------------
+def _start_attempt_without_offer(room: Room, clock: Clock, pin: str) -> Link:
+    link = Link(room, clock)
+    link.client.start()
+    link.pump()
+    link.try_pin(pin)  # no offer: the receiver waits in AWAITING_OFFER
+    assert link.receiver.state is SessionState.AWAITING_OFFER
+    return link
+
+
+@pytest.mark.parametrize("ending", ["bye", "junk", "lost"])
+def test_attempt_ended_any_way_is_settled(room: Room, clock: Clock, ending: str) -> None:
+    """After a lockout, a guess abandoned by bye, junk or a drop must not jam the door."""
+    lock_out(room, clock).try_pin("0005")  # locked for 30 s
+    clock.now += 30
+    link = _start_attempt_without_offer(room, clock, "0006")
+    if ending == "bye":
+        link.deliver_to_receiver(m.Bye(reason="stopped"))
+    elif ending == "junk":
+        link.deliver_to_receiver("{junk")
+    else:
+        link.receiver.connection_lost(clock.now)
+    assert link.receiver.closed
+    # The abandoned guess counted: locked again, for twice as long...
+    assert room.lockout.retry_after(SRC, clock.now) == pytest.approx(60.0)
+    clock.now += 60
+    # ...and after that the one try allowed after a lockout is really there.
+    again = Link(room, clock)
+    again.greet()
+    _, r_events = again.try_pin(PIN)
+    assert r_events == [OfferVerified("Ann", SDP_C)]
+
+
+def test_no_pin_room_with_failed_confirmation_is_fatal_not_a_pin_prompt(clock: Clock) -> None:
+    room = Room(name="Open room", pin=None, tls_fingerprint=TLS)
+    link = Link(room, clock, tls=OTHER_TLS)  # a relay swapped the certificate
+    _, r_events = link.greet()
+    assert not any(isinstance(e, PinNeeded) for e in link.client_events)
+    error = ended_error(link.client_events)
+    assert isinstance(error, ReceiverRefused)
+    assert link.receiver.closed and not any(isinstance(e, PinFailed) for e in r_events)
+
+
+def test_refusal_of_huge_junk_is_short_enough_for_the_client(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    junk = json.dumps({"type": "x" * 60_000})
+    link.deliver_to_receiver(junk)
+    (error,) = link.receiver.messages_to_send()
+    assert isinstance(error, m.Error) and len(error.message) <= m.MAX_TEXT_CHARS
+    # The client can read it (it would report a protocol violation otherwise).
+    assert m.parse(m.serialize(error)) == error
+
+
+def test_null_optional_error_fields_are_absent() -> None:
+    raw = json.dumps(
+        {
+            "type": "error",
+            "code": "full",
+            "message": "Full.",
+            "fatal": True,
+            "tries_left": None,
+            "retry_after": None,
+        }
+    )
+    error = m.parse(raw)
+    assert isinstance(error, m.Error)
+    assert error.tries_left is None and error.retry_after is None

@@ -203,8 +203,32 @@ def test_every_row_of_a_strip_gives_one_result() -> None:
     paint_strip(frame, 77, 300, 300)
     for picture in (frame, resize_nearest(frame, 0.75), resize_area(frame, 0.5)):
         assert [f.stamp for f in find_stamps(picture)] == [77]
-    # A strip painted twice as tall is not one cell high: not a strip.
+    # Cells are square: a strip twice as tall, or cut to 10 px, is not a strip.
     paint_strip(frame, 77, 300, 316)
+    assert find_stamps(frame) == []
+    squat = screen()
+    paint_strip(squat, 77, 300, 300)
+    squat[310:316] = SCENE_BACKGROUND
+    assert find_stamps(squat) == []
+
+
+def test_cells_that_are_not_flat_squares_are_no_strip() -> None:
+    # Like a glyph: right along the middle row, but one cell is split.
+    frame = screen()
+    paint_strip(frame, 0x0000FFFF, 200, 200)
+    assert [f.stamp for f in find_stamps(frame)] == [0x0000FFFF]
+    x = 200 + 30 * CELL  # a white payload cell
+    frame[200:205, x + 4 : x + 12] = 0
+    assert find_stamps(frame) == []
+
+
+def test_strokes_running_past_both_sides_are_no_strip() -> None:
+    # Like text: the black cells' strokes carry on above and below.
+    frame = screen()
+    paint_strip(frame, 0x0000FFFF, 200, 200)
+    frame[180:200, 200 + CELL : 200 + 2 * CELL] = 0  # guard cell 1, upwards
+    assert [f.stamp for f in find_stamps(frame)] == [0x0000FFFF]  # one side is clean
+    frame[216:236, 200 + 4 * CELL : 200 + 5 * CELL] = 0  # guard cell 4, downwards
     assert find_stamps(frame) == []
 
 
@@ -269,6 +293,7 @@ def render_scene(name: str, t: float, size: tuple[int, int] = (1920, 1080)) -> F
     return pixels.copy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["static", "slides", "scroll", "video"])
 def test_workload_scenes_show_exactly_one_readable_strip(qapp: object, name: str) -> None:
     # Text and noise in the scenes must not read as strips at any scale, and

@@ -78,8 +78,11 @@ class ScreenGrabber:
 
     def close(self) -> None:
         if self._mss is not None:
-            self._mss.close()
-            self._mss = None
+            mss_instance, self._mss = self._mss, None
+            try:
+                mss_instance.close()
+            except Exception as exc:  # the display went first (logout, unplug)
+                logger.debug("closing the screen grabber: %s", exc)
 
 
 def list_monitors(display: str | None = None) -> list[Monitor]:
@@ -122,7 +125,7 @@ class ScreenSource:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[asyncio.Future[None]] = []
-        self._opened = threading.Event()
+        self._first_frame = threading.Event()
 
     async def start(self) -> None:
         """Start capturing; raises whatever opening the grabber raised."""
@@ -130,9 +133,13 @@ class ScreenSource:
         self._running = True
         self._thread = threading.Thread(target=self._run, name="screen-capture", daemon=True)
         self._thread.start()
-        await asyncio.to_thread(self._opened.wait, 10)
+        # Wait for the first picture too: a screen that cannot be grabbed
+        # should fail here, before anyone is asked for a PIN.
+        await asyncio.to_thread(self._first_frame.wait, 10)
         if self.error is not None:
             raise self.error
+        if not self._first_frame.is_set():
+            raise TimeoutError("the screen gave no picture within 10 seconds")
 
     def stop(self) -> None:
         self._running = False
@@ -176,9 +183,8 @@ class ScreenSource:
             self.grabber.open()
         except Exception as exc:
             self.error = exc
-            self._opened.set()
+            self._first_frame.set()
             return
-        self._opened.set()
         period = 1.0 / self.fps
         deadline = time.monotonic()
         try:
@@ -201,6 +207,7 @@ class ScreenSource:
         except Exception as exc:
             logger.exception("screen capture stopped")
             self.error = exc
+            self._first_frame.set()
             loop = self._loop
             if self.on_error is not None and loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(self.on_error, exc)
@@ -222,6 +229,7 @@ class ScreenSource:
             self._seq += 1
             self.frames_captured += 1
             waiters, self._waiters = self._waiters, []
+        self._first_frame.set()
         loop = self._loop
         if waiters and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(_wake, waiters)

@@ -43,6 +43,7 @@ CONNECT_TIMEOUT = 5.0
 # How long the receiver may take to answer a protocol step (not the person).
 REPLY_TIMEOUT = 10.0
 HEARTBEAT_SECONDS = 5.0
+_AWAITING_RECEIVER = (ClientState.HELLO_SENT, ClientState.PAKE_SENT, ClientState.OFFER_SENT)
 
 
 class CaptureFailed(MontageError):
@@ -180,6 +181,7 @@ class ShareClient:
         if not der:
             raise ReceiverUnreachable(f"The receiver at {self.address} sent no certificate.")
         session = self.session = ClientSession(self.name, certificate_fingerprint(der))
+        loop = asyncio.get_running_loop()
         pc = make_peer_connection()
         reader = asyncio.ensure_future(self._read(ws))
         pin_task: asyncio.Task[None] | None = None
@@ -199,15 +201,17 @@ class ShareClient:
             await pc.setLocalDescription(await pc.createOffer())
             session.set_offer(pc.localDescription.sdp)
             await self._flush(ws)
+            deadline: float | None = None
             while True:
-                waiting_on_receiver = session.state in (
-                    ClientState.HELLO_SENT,
-                    ClientState.PAKE_SENT,
-                    ClientState.OFFER_SENT,
-                )
+                # Only the receiver's silence is timed (not the person's typing),
+                # and other events meanwhile do not restart the clock.
+                if session.state in _AWAITING_RECEIVER:
+                    deadline = deadline or loop.time() + REPLY_TIMEOUT
+                else:
+                    deadline = None
                 try:
                     kind, value = await asyncio.wait_for(
-                        self._inbox.get(), REPLY_TIMEOUT if waiting_on_receiver else None
+                        self._inbox.get(), None if deadline is None else deadline - loop.time()
                     )
                 except TimeoutError as exc:
                     raise ShareEnded(f"The receiver at {self.address} stopped answering.") from exc

@@ -279,7 +279,7 @@ class Error:
             message=_field(d, "message", str, limit=MAX_TEXT_CHARS),
             fatal=_field(d, "fatal", bool),
             tries_left=tries,
-            retry_after=_number(d, "retry_after") if "retry_after" in d else None,
+            retry_after=_number(d, "retry_after") if d.get("retry_after") is not None else None,
         )
 
 

@@ -110,26 +110,27 @@ class ClientController(QObject):
             port=self.port,
             on_update=self._on_update,
         )
-        message: str | None = None
+        error: str | None = None
+        notice = "You stopped sharing."
         try:
             await client.run()
         except asyncio.CancelledError:
-            message = "Cancelled."
+            notice = "Cancelled."
         except MontageError as exc:
-            message = str(exc)
+            error = str(exc)
         except Exception as exc:
             logger.exception("share failed")
-            message = f"Something went wrong: {exc}"
+            error = f"Something went wrong: {exc}"
         finally:
             self.client = None
             self.sharing = False
             self.sharing_bar.hide()
             self.join_window.reset()
             self.join_window.show()
-        if message is None:
-            self.join_window.show_progress("You stopped sharing.")
+        if error is None:
+            self.join_window.show_notice(notice)
         else:
-            self.join_window.show_error(message)
+            self.join_window.show_error(error)
 
     async def _ask_pin(self, wanted: PinWanted) -> str:
         self._pin = asyncio.get_running_loop().create_future()

@@ -149,6 +149,11 @@ class JoinWindow(QWidget):
         self._set_status(text)
         self.set_busy(True)
 
+    def show_notice(self, text: str) -> None:
+        """Say how the last attempt ended when nothing went wrong; the form is free."""
+        self.reset()
+        self._set_status(text)
+
     def show_error(self, text: str) -> None:
         """The attempt is over: show why and hand the form back, keeping what was typed.
 
