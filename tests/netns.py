@@ -1,0 +1,82 @@
+"""A second host on this machine: a network namespace joined by a veth pair.
+
+Addresses come from 198.18.0.0/15, the range set aside for network testing
+(RFC 2544), so nothing real is ever addressed. Needs root (CI runs as root);
+tests skip with the reason when the kernel or the sandbox refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from types import TracebackType
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+class Namespace:
+    """A namespace `name` reachable at `peer` from this host's `local` address."""
+
+    def __init__(self, tag: str, subnet: int = 77) -> None:
+        suffix = f"{tag}{os.getpid() % 10000}"
+        self.name = f"mtg-{suffix}"
+        self.host_link = f"mh{suffix}"[:15]
+        self.ns_link = f"mn{suffix}"[:15]
+        self.local = f"198.18.{subnet}.1"
+        self.peer = f"198.18.{subnet}.2"
+
+    def create(self) -> Namespace:
+        self.destroy()
+        _ip("netns", "add", self.name)
+        _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link)
+        _ip("link", "set", self.ns_link, "netns", self.name)
+        _ip("addr", "add", f"{self.local}/30", "dev", self.host_link)
+        _ip("link", "set", self.host_link, "up")
+        self.run("ip", "addr", "add", f"{self.peer}/30", "dev", self.ns_link)
+        self.run("ip", "link", "set", self.ns_link, "up")
+        self.run("ip", "link", "set", "lo", "up")
+        return self
+
+    def run(self, *cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *cmd], capture_output=True, text=True, check=True
+        )
+
+    def command(self, *cmd: str) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *cmd]
+
+    def cut(self) -> None:
+        """Pull the cable: packets vanish, nobody is told."""
+        _ip("link", "set", self.host_link, "down")
+
+    def destroy(self) -> None:
+        _ip("link", "del", self.host_link, check=False)
+        _ip("netns", "del", self.name, check=False)
+
+    def __enter__(self) -> Namespace:
+        return self.create()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.destroy()
+
+
+def unavailable_reason() -> str | None:
+    """Why namespaces cannot be used here, or None if they can."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    probe = Namespace("probe", subnet=79)
+    try:
+        probe.create()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"cannot create a network namespace here: {detail.strip()}"
+    finally:
+        probe.destroy()
+    return None
