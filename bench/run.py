@@ -1,0 +1,238 @@
+"""The screen-sharing benchmark: Montage against ffmpeg on the same screen.
+
+    python -m bench.run [--seconds 10] [--scenes video,video60,scroll,slides,static]
+
+For each scene it starts the workload on a 1920×1080 Xvfb screen, a headless
+receiver with a latency probe (bench/probe.py) and `montage-client join`
+sharing that screen; after a warm-up it measures for `--seconds`: delivered
+fps at the receiver, latency p50/p95 (frame arrival minus the stamp the
+workload painted), the share of frames whose stamp reads, sender and
+receiver CPU (% of one core), the client's peak RSS, and the time from
+starting the client to the first frame at the receiver. Then it runs
+ffmpeg's pipeline (x11grab → libx264 ultrafast zerolatency → null) on the
+same screen for the same time, and reports CPU ratios. The last line of
+output is one JSON object with every figure.
+
+This is a benchmark, not a test: it reports numbers and asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.stamp import now_ms
+from bench.xvfb import Xvfb
+
+PY = sys.executable
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str  # key in the results
+    workload: str  # scene painted by bench.workload
+    fps: int  # capture rate asked of both pipelines
+
+
+SCENES = {
+    "video": Scene("video", "video", 30),
+    "video60": Scene("video60", "video", 60),
+    "scroll": Scene("scroll", "scroll", 30),
+    "slides": Scene("slides", "slides", 30),
+    "static": Scene("static", "static", 30),
+}
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_cpu(pid: int, seconds: float) -> float:
+    """% of one core used by `pid` over the next `seconds`."""
+    start, t0 = cpu_ticks(pid), time.monotonic()
+    time.sleep(seconds)
+    used = (cpu_ticks(pid) - start) / TICKS
+    return 100.0 * used / (time.monotonic() - t0)
+
+
+def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_montage(
+    screen: Xvfb, scene: Scene, seconds: float, warmup: float, extra: list[str]
+) -> dict[str, Any]:
+    probe = subprocess.Popen(
+        [PY, "-m", "bench.probe"], stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL
+    )
+    assert probe.stdout is not None
+    ready = json.loads(probe.stdout.readline())
+    with tempfile.TemporaryDirectory(prefix="montage-bench-") as config_dir:
+        started_ms = now_ms()
+        client = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "montage_client",
+                "--port",
+                str(ready["port"]),
+                "join",
+                ready["meeting_id"],
+                "--name",
+                "Bench",
+                "--fps",
+                str(scene.fps),
+                *extra,
+            ],
+            env=screen.env(MONTAGE_CONFIG_DIR=config_dir),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(warmup)
+        if client.poll() is not None:
+            stop(probe)
+            raise RuntimeError(f"client exited: {client.stderr.read() if client.stderr else ''}")
+        probe.send_signal(signal.SIGUSR1)
+        sender_cpu = measure_cpu(client.pid, seconds)
+        rss = peak_rss_mb(client.pid)
+        stop(probe)
+        result = json.loads(probe.stdout.readline())
+        stop(client, signal.SIGINT)
+    first = result.pop("first_frame_wall_ms")
+    result.pop("event")
+    result["sender_cpu"] = sender_cpu
+    result["client_peak_rss_mb"] = rss
+    result["join_to_first_frame_ms"] = None if first is None else (first - started_ms)
+    return result
+
+
+def run_ffmpeg(screen: Xvfb, scene: Scene, seconds: float, warmup: float) -> float:
+    proc = subprocess.Popen(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "x11grab",
+            "-draw_mouse",
+            "0",
+            "-framerate",
+            str(scene.fps),
+            "-video_size",
+            "1920x1080",
+            "-i",
+            screen.name,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-f",
+            "null",
+            "-",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(warmup)
+    cpu = measure_cpu(proc.pid, seconds)
+    stop(proc)
+    return cpu
+
+
+def run_scene(screen: Xvfb, scene: Scene, seconds: float, extra: list[str]) -> dict[str, Any]:
+    workload = subprocess.Popen(
+        [PY, "-m", "bench.workload", "--scene", scene.workload, "--fps", "60"],
+        env=screen.env(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.5)
+        result = run_montage(screen, scene, seconds, warmup=4.0, extra=extra)
+        result["ffmpeg_cpu"] = run_ffmpeg(screen, scene, seconds, warmup=2.0)
+    finally:
+        stop(workload)
+    result["cpu_ratio"] = result["sender_cpu"] / max(result["ffmpeg_cpu"], 1e-6)
+    changes = result.pop("change_latencies_ms")
+    if scene.name == "slides":
+        result["changes_seen"] = len(changes)
+        result["change_latency_max_ms"] = max(changes) if changes else None
+    return result
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    header = (
+        f"{'scene':8} {'fps':>6} {'p50 ms':>7} {'p95 ms':>7} {'readable':>8} "
+        f"{'send %':>7} {'recv %':>7} {'ffmpeg %':>8} {'ratio':>6} {'RSS MB':>7} "
+        f"{'first ms':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, r in results.items():
+        lines.append(
+            f"{name:8} {r['fps']:6.1f} {r['latency_p50_ms']:7.0f} {r['latency_p95_ms']:7.0f} "
+            f"{r['readable']:8.3f} {r['sender_cpu']:7.1f} {r['receiver_cpu']:7.1f} "
+            f"{r['ffmpeg_cpu']:8.1f} {r['cpu_ratio']:6.2f} {r['client_peak_rss_mb']:7.0f} "
+            f"{r['join_to_first_frame_ms'] or float('nan'):8.0f}"
+        )
+        if "changes_seen" in r:
+            lines.append(
+                f"{'':8} slide changes seen: {r['changes_seen']}, slowest shown "
+                f"after {r['change_latency_max_ms']} ms"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per scene")
+    parser.add_argument(
+        "--scenes", default=",".join(SCENES), help=f"comma-separated, from {', '.join(SCENES)}"
+    )
+    parser.add_argument(
+        "--client-arg",
+        action="append",
+        default=[],
+        help="extra argument for `montage-client join` (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.scenes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCENES]
+    if unknown:
+        parser.error(f"unknown scenes: {', '.join(unknown)}")
+    results: dict[str, dict[str, Any]] = {}
+    with Xvfb(1920, 1080) as screen:
+        for name in names:
+            print(f"running {name}…", file=sys.stderr, flush=True)
+            results[name] = run_scene(screen, SCENES[name], args.seconds, args.client_arg)
+    print(table(results))
+    print(json.dumps({"scenes": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
