@@ -14,16 +14,6 @@ from aiortc.mediastreams import MediaStreamError
 
 logger = logging.getLogger(__name__)
 
-# The audio level is the RMS over this many 20 ms frames (half a second).
-LEVEL_FRAMES = 25
-AudioListener = Callable[["Presenter", Any], None]
-
-
-def frame_mean_square(frame: Any) -> float:
-    """Mean square of one s16 audio frame, full scale = 1.0."""
-    samples = frame.to_ndarray().astype(np.float32) / 32768.0
-    return float(np.mean(samples * samples)) if samples.size else 0.0
-
 
 @dataclass
 class FrameRate:
@@ -77,14 +67,6 @@ class Presenter:
             "first_frame_ms": None
             if self.first_frame_at is None
             else round((self.first_frame_at - self.joined_at) * 1000),
-            "camera": self.camera_on,
-            "camera_frames": self.camera_frames,
-            "camera_width": self.camera_width,
-            "camera_height": self.camera_height,
-            "microphone": self.microphone_on,
-            "muted_by_room": self.muted_by_room,
-            "audio_frames": self.audio_frames,
-            "audio_rms": round(self.audio_rms, 4),
         }
 
     async def consume(self, track: Any) -> None:
@@ -116,33 +98,3 @@ class Presenter:
             pass
         except asyncio.CancelledError:
             raise
-
-    async def consume_camera(self, track: Any) -> None:
-        """The camera's decoded frames: keep the newest, count them."""
-        try:
-            while True:
-                frame = await track.recv()
-                self.camera_frames += 1
-                self.camera_width, self.camera_height = frame.width, frame.height
-                if self.camera_on:
-                    self.camera_latest = frame
-                    self.camera_seq += 1
-        except MediaStreamError:
-            pass
-
-    async def consume_audio(self, track: Any) -> None:
-        """The microphone's decoded 20 ms frames: count, measure, hand to the players."""
-        try:
-            while True:
-                frame = await track.recv()
-                self.audio_frames += 1
-                self.audio_levels.append(frame_mean_square(frame))
-                if self.muted_by_room:
-                    continue
-                for listener in list(self.audio_listeners):
-                    try:
-                        listener(self, frame)
-                    except Exception:
-                        logger.exception("audio listener failed for %s", self.name)
-        except MediaStreamError:
-            pass
