@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.stamp import now_ms
@@ -53,12 +54,12 @@ SCENES = {
 
 
 def cpu_ticks(pid: int) -> int:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime, all threads
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -119,7 +120,7 @@ def run_montage(
         sender_cpu = measure_cpu(client.pid, seconds)
         rss = peak_rss_mb(client.pid)
         stop(probe)
-        result = json.loads(probe.stdout.readline())
+        result: dict[str, Any] = json.loads(probe.stdout.readline())
         stop(client, signal.SIGINT)
     first = result.pop("first_frame_wall_ms")
     result.pop("event")
