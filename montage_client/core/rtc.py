@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
 
+from .aiortc_tuning import TunedPeerConnection
+
 # Screen content: H264 first (hardware decoders everywhere, cheaper at 1080p
 # here), VP8 as the fallback every WebRTC stack has.
 PREFERRED_VIDEO_CODECS = ("video/H264", "video/VP8")
@@ -12,7 +14,7 @@ PREFERRED_VIDEO_CODECS = ("video/H264", "video/VP8")
 def make_peer_connection() -> RTCPeerConnection:
     # An explicit empty server list: aiortc's default would contact a public
     # STUN server, which a local meeting must never need.
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    return TunedPeerConnection(RTCConfiguration(iceServers=[]))
 
 
 def prefer_screen_codecs(transceiver: RTCRtpTransceiver) -> None:
