@@ -30,15 +30,24 @@ class StampGrabber:
             raise InvalidInput(f"There is no screen {index}; this computer has {len(self.sizes)}.")
         self.monitor = index
 
-    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
-        width, height = self.sizes[self.monitor - 1]
+    def size(self) -> tuple[int, int]:
+        return self.sizes[self.monitor - 1]
+
+    def grab(
+        self, region: tuple[int, int, int, int] | None = None
+    ) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        width, height = self.size()
         frame = np.full((height, width, 4), 90, dtype=np.uint8)
-        # Some motion so the encoder has something to do.
+        # Some motion across the middle, so every probe and check sees change.
         x = (self.grabs * 8) % max(1, width - 64)
-        frame[height // 2 : height // 2 + 64, x : x + 64, :3] = (40, 40, 200)
+        frame[height // 2 : height // 2 + 64, :, :3] = (40, 40, 200)
+        frame[height // 2 : height // 2 + 64, x : x + 64, :3] = (200, 200, 40)
         paint_strip(frame, now_ms())
         self.grabs += 1
-        return frame
+        if region is None:
+            return frame
+        left, top, w, h = region
+        return np.ascontiguousarray(frame[top : top + h, left : left + w])
 
     def close(self) -> None:
         pass

@@ -16,16 +16,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from av import VideoFrame
 
 from montage_client.protocol.errors import InvalidInput
 
-logger = logging.getLogger(__name__)
+from .change_pacing import ChangePacer, Quality
+from .screen_frames import Bgra, Grabber, Region, ScreenFrames
 
-MAX_WIDTH, MAX_HEIGHT = 1920, 1080
+__all__ = ["Grabber", "Monitor", "ScreenGrabber", "ScreenSource", "list_monitors"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,6 @@ class Monitor:
 
     def label(self) -> str:
         return f"Screen {self.index} ({self.width}×{self.height})"
-
-
-class Grabber(Protocol):
-    """Something that yields BGRA pictures; used only from the capture thread."""
-
-    def open(self) -> None: ...
-
-    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]: ...
-
-    def select(self, index: int) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class ScreenGrabber:
@@ -72,8 +63,21 @@ class ScreenGrabber:
             raise InvalidInput(f"There is no screen {index}; this computer has {count}.")
         self.monitor = index
 
-    def grab(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
-        shot = self._mss.grab(self._mss.monitors[self.monitor])
+    def size(self) -> tuple[int, int]:
+        monitor = self._mss.monitors[self.monitor]
+        return monitor["width"], monitor["height"]
+
+    def grab(self, region: Region | None = None) -> Bgra:
+        monitor = self._mss.monitors[self.monitor]
+        if region is not None:
+            left, top, width, height = region
+            monitor = {
+                "left": monitor["left"] + left,
+                "top": monitor["top"] + top,
+                "width": width,
+                "height": height,
+            }
+        shot = self._mss.grab(monitor)
         return np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
 
     def close(self) -> None:
@@ -96,12 +100,6 @@ def list_monitors(display: str | None = None) -> list[Monitor]:
         ]
 
 
-def fit_size(width: int, height: int) -> tuple[int, int]:
-    """Largest even size within 1920×1080 keeping the aspect ratio."""
-    scale = min(1.0, MAX_WIDTH / width, MAX_HEIGHT / height)
-    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-
-
 class ScreenSource:
     """Runs a grabber at `fps` in a thread; `next_frame` gives the newest."""
 
@@ -110,10 +108,13 @@ class ScreenSource:
         grabber: Grabber,
         fps: float = 30.0,
         on_error: Callable[[Exception], None] | None = None,
+        quality: Quality = Quality.AUTO,
     ) -> None:
         self.grabber = grabber
         self.fps = fps
         self.on_error = on_error
+        self.pacer = ChangePacer(quality, fps)
+        self.frames = ScreenFrames(grabber, self.pacer)
         self.frames_captured = 0
         self.error: Exception | None = None
         self._lock = threading.Lock()
@@ -193,10 +194,15 @@ class ScreenSource:
                     index, self._pending_monitor = self._pending_monitor, None
                     try:
                         self.grabber.select(index)
+                        self.frames.reset()
                     except InvalidInput as exc:
                         logger.warning("cannot switch monitor: %s", exc)
                 if not self._paused.is_set():
-                    self._publish(self._convert(self.grabber.grab()))
+                    frame = self.frames.tick(time.monotonic())
+                    if frame is not None:
+                        # Tells our encoder how to treat this picture (aiortc_tuning).
+                        frame.opaque = self.pacer.hints
+                        self._publish(frame)
                 deadline += period
                 delay = deadline - time.monotonic()
                 if delay > 0:
@@ -213,15 +219,6 @@ class ScreenSource:
                 loop.call_soon_threadsafe(self.on_error, exc)
         finally:
             self.grabber.close()
-
-    @staticmethod
-    def _convert(bgra: np.ndarray[Any, np.dtype[np.uint8]]) -> VideoFrame:
-        height, width = bgra.shape[:2]
-        out_w, out_h = fit_size(width, height)
-        # from_numpy_buffer wraps the grabbed memory without a copy; swscale
-        # then converts and (for screens above 1080p) scales in one pass.
-        frame = VideoFrame.from_numpy_buffer(bgra, format="bgra")
-        return frame.reformat(width=out_w, height=out_h, format="yuv420p")
 
     def _publish(self, frame: VideoFrame) -> None:
         with self._lock:

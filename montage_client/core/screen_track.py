@@ -8,7 +8,7 @@ import time
 from aiortc import MediaStreamTrack
 from av import VideoFrame
 
-from .aiortc_tuning import MOTION, EncodeHints, install_encoders
+from .aiortc_tuning import install_encoders
 from .screen_source import ScreenSource
 
 VIDEO_CLOCK = 90_000
@@ -18,11 +18,10 @@ TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 class ScreenTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, source: ScreenSource, hints: EncodeHints = MOTION) -> None:
+    def __init__(self, source: ScreenSource) -> None:
         super().__init__()
         install_encoders()
         self.source = source
-        self.hints = hints
         self._seq = 0
         self._start = time.monotonic()
 
@@ -34,5 +33,4 @@ class ScreenTrack(MediaStreamTrack):
         # set on the track's own reference and reflects when it was sent.
         frame.pts = int((time.monotonic() - self._start) * VIDEO_CLOCK)
         frame.time_base = TIME_BASE
-        frame.opaque = self.hints
         return frame
