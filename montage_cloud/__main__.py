@@ -1,0 +1,3 @@
+from montage_cloud.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""`montage-cloud`: run the REST API, and the administrator's commands against its database.
+
+    montage-cloud serve [--host H] [--port N] [--tls-cert F --tls-key F] [--db PATH|DSN]
+                        [--turn-secret S] [--turn-host H] [--admin-token T] ...
+    montage-cloud admin [--db PATH|DSN] token --org NAME [--uses N] [--ttl S]
+    montage-cloud admin [--db PATH|DSN] devices list [--json]
+    montage-cloud admin [--db PATH|DSN] devices suspend|resume|delete DEVICE_ID
+
+Secrets (TURN secret, admin token) are better passed in the environment
+(MONTAGE_CLOUD_TURN_SECRET, MONTAGE_CLOUD_ADMIN_TOKEN) than on the command
+line, where other users of the machine can read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import ssl
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from montage_cloud.errors import ApiError
+from montage_cloud.models import Device
+from montage_cloud.request_bodies import DEFAULT_TOKEN_TTL, DEFAULT_TOKEN_USES, TokenRequest
+from montage_cloud.server import ServeOptions, serve
+from montage_cloud.service import CloudConfig, CloudService
+from montage_cloud.storage import StorageUnavailable, open_storage
+from montage_cloud.turn import TurnConfig
+from montage_cloud.xmpp_admin import default_xmpp_admin
+
+logger = logging.getLogger(__name__)
+
+EXIT_INVALID = 2
+
+
+def default_database() -> str:
+    if database := os.environ.get("MONTAGE_CLOUD_DB"):
+        return database
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data_home) / "montage-cloud" / "cloud.sqlite3")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="montage-cloud", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--db",
+        default=None,
+        help="SQLite file or postgresql:// DSN (default: $MONTAGE_CLOUD_DB, else a SQLite"
+        " file in ~/.local/share/montage-cloud)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", parents=[database], help="run the REST API")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=None, help="443 with TLS, else 8080")
+    serve_cmd.add_argument("--tls-cert", type=Path)
+    serve_cmd.add_argument("--tls-key", type=Path)
+    serve_cmd.add_argument("--turn-secret", default=os.environ.get("MONTAGE_CLOUD_TURN_SECRET"))
+    serve_cmd.add_argument("--turn-host", help="TURN server name in the URIs handed out")
+    serve_cmd.add_argument("--turn-tls-port", type=int, default=443)
+    serve_cmd.add_argument("--turn-port", type=int, default=3478)
+    serve_cmd.add_argument("--turn-ttl", type=int, default=3600, help="seconds")
+    serve_cmd.add_argument("--xmpp-domain", default="montage.localhost")
+    serve_cmd.add_argument("--meeting-ttl", type=int, default=300, help="seconds")
+    serve_cmd.add_argument(
+        "--admin-token",
+        default=os.environ.get("MONTAGE_CLOUD_ADMIN_TOKEN"),
+        help="enables /v1/admin (default: $MONTAGE_CLOUD_ADMIN_TOKEN; none: admin API off)",
+    )
+
+    admin = commands.add_parser("admin", parents=[database], help="administer devices")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    token = admin_commands.add_parser("token", help="issue an enrolment token")
+    token.add_argument("--org", required=True)
+    token.add_argument("--uses", type=int, default=DEFAULT_TOKEN_USES)
+    token.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL, help="seconds")
+    devices = admin_commands.add_parser("devices", help="list, suspend, resume, delete")
+    device_commands = devices.add_subparsers(dest="devices_command", required=True)
+    listing = device_commands.add_parser("list")
+    listing.add_argument("--json", action="store_true", help="one JSON object per device")
+    for action in ("suspend", "resume", "delete"):
+        device_commands.add_parser(action).add_argument("device_id")
+
+    dev = commands.add_parser(
+        "dev", help="Prosody, coturn and the REST API on loopback with a throw-away CA"
+    )
+    dev.add_argument("--workdir", type=Path, help="keep the servers' files here")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=0, help="REST API port (default: any)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # The server logs what it does; admin commands only say what went wrong.
+    quiet = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else quiet,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "dev":
+        from montage_cloud.dev import run_dev
+
+        return run_dev(workdir=args.workdir, host=args.host, api_port=args.port)
+    database = args.db or default_database()
+    try:
+        if args.command == "serve":
+            return _serve(args, database)
+        return asyncio.run(_admin(args, database))
+    except ApiError as error:
+        print(f"montage-cloud: {error.message}", file=sys.stderr)
+        return EXIT_INVALID if error.status in (400, 404) else 1
+    except StorageUnavailable as exc:
+        # The message names the file or says PostgreSQL, never the DSN (it may hold a password).
+        print(f"montage-cloud: the database is not available: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ssl.SSLError) as exc:
+        print(f"montage-cloud: cannot listen: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace, database: str) -> int:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("montage-cloud: give both --tls-cert and --tls-key, or neither.", file=sys.stderr)
+        return EXIT_INVALID
+    turn = None
+    if args.turn_secret:
+        if not args.turn_host:
+            print("montage-cloud: --turn-secret needs --turn-host.", file=sys.stderr)
+            return EXIT_INVALID
+        turn = TurnConfig(
+            secret=args.turn_secret,
+            host=args.turn_host,
+            tls_port=args.turn_tls_port,
+            port=args.turn_port,
+            ttl=args.turn_ttl,
+        )
+    config = CloudConfig(
+        xmpp_domain=args.xmpp_domain,
+        meeting_ttl=args.meeting_ttl,
+        turn=turn,
+        admin_token=args.admin_token,
+    )
+    port = args.port if args.port is not None else (443 if args.tls_cert else 8080)
+    options = ServeOptions(
+        host=args.host,
+        port=port,
+        database=database,
+        config=config,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    asyncio.run(serve(options))
+    return 0
+
+
+async def _admin(args: argparse.Namespace, database: str) -> int:
+    storage = await open_storage(database)
+    try:
+        service = CloudService(storage, default_xmpp_admin(), CloudConfig())
+        if args.admin_command == "token":
+            request = TokenRequest.from_wire({"org": args.org, "uses": args.uses, "ttl": args.ttl})
+            issued = await service.issue_enrolment_token(request)
+            expires = _when(issued.record.expires_at)
+            print(
+                f"Enrolment token for {request.org!r}: {request.uses} uses, expires {expires}.",
+                file=sys.stderr,
+            )
+            print(issued.token)
+            return 0
+        if args.devices_command == "list":
+            for device in await service.list_devices():
+                print(json.dumps(device.to_wire()) if args.json else _device_line(device))
+            return 0
+        action = {
+            "suspend": service.suspend_device,
+            "resume": service.resume_device,
+            "delete": service.delete_device,
+        }[args.devices_command]
+        print(_device_line(await action(args.device_id)))
+        return 0
+    finally:
+        await storage.close()
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _device_line(device: Device) -> str:
+    return (
+        f"{device.device_id}  {device.status.value:<9}  {device.kind.value:<8}"
+        f"  {device.org}  {device.name}  (enrolled {_when(device.enrolled_at)})"
+    )

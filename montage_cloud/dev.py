@@ -1,0 +1,170 @@
+"""`montage-cloud dev`: the whole cloud on loopback, for trying the cloud path on one machine.
+
+Starts a real Prosody and a real coturn from deploy/'s templates and the REST
+API wired to them (accounts through `ProsodyAdmin`, TURN credentials with
+coturn's secret), all with one throw-away CA. Prints their endpoints as one
+JSON line on stdout, then runs until Ctrl-C or SIGTERM and stops everything.
+
+Secrets are not printed: the admin token is in a 0600 file whose path is
+printed; the TURN secret and the XMPP admin password stay inside this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from montage_cloud.api import make_app
+from montage_cloud.prosody_admin import ProsodyAdmin
+from montage_cloud.servers.config import write_private
+from montage_cloud.servers.coturn import CoturnServer, TurnEndpoint
+from montage_cloud.servers.prosody import ProsodyServer, XmppEndpoint
+from montage_cloud.servers.tls import ThrowawayCertificates, make_throwaway_certificates
+from montage_cloud.service import CloudConfig, CloudService
+from montage_cloud.storage import open_storage
+from montage_cloud.turn import TurnConfig
+
+logger = logging.getLogger(__name__)
+
+XMPP_DOMAIN = "localhost"
+
+
+def run_dev(
+    *,
+    workdir: Path | None = None,
+    host: str = "127.0.0.1",
+    api_port: int = 0,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run Prosody, coturn and the REST API until SIGINT/SIGTERM; return an exit code.
+
+    `workdir` keeps the servers' files (config, logs, data, database) after
+    exit; by default a temporary directory is used and removed. Returns 0
+    after a clean stop, 130 if interrupted while still starting.
+    """
+    try:
+        return _run_dev(workdir, host, api_port, out)
+    except KeyboardInterrupt:
+        # Ctrl-C before the API's signal handlers were installed: the
+        # ExitStack has already stopped whatever had started.
+        return 130
+
+
+def _run_dev(workdir: Path | None, host: str, api_port: int, out: TextIO) -> int:
+    with contextlib.ExitStack() as stack:
+        base = workdir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="montage-cloud-dev-"))
+        )
+        base.mkdir(parents=True, exist_ok=True)
+        certs = make_throwaway_certificates(base / "tls", names=("localhost", host))
+        # Entered in order, so left in reverse: API first, then coturn, then Prosody.
+        xmpp = stack.enter_context(ProsodyServer(base / "prosody", certs, host=host))
+        turn = stack.enter_context(CoturnServer(base / "coturn", certs, host=host))
+        admin_token = secrets.token_urlsafe(32)
+        token_file = base / "admin-token"
+        write_private(token_file, admin_token + "\n")
+
+        def announce(api_url: str) -> None:
+            ready = _ready_line(base, certs, api_url, token_file, xmpp, turn)
+            print(json.dumps(ready), file=out, flush=True)
+
+        asyncio.run(
+            _serve_api(base, certs, host, api_port, xmpp, turn, admin_token, announce=announce)
+        )
+    return 0
+
+
+def _ready_line(
+    base: Path,
+    certs: ThrowawayCertificates,
+    api_url: str,
+    token_file: Path,
+    xmpp: XmppEndpoint,
+    turn: TurnEndpoint,
+) -> dict[str, Any]:
+    return {
+        "event": "ready",
+        "api": {"url": api_url, "admin_token_file": str(token_file)},
+        "xmpp": xmpp.public(),
+        "turn": turn.public(),
+        "ca_cert": str(certs.ca_cert),
+        "database": str(base / "cloud.sqlite3"),
+        "workdir": str(base),
+    }
+
+
+async def _serve_api(
+    base: Path,
+    certs: ThrowawayCertificates,
+    host: str,
+    port: int,
+    xmpp: XmppEndpoint,
+    turn: TurnEndpoint,
+    admin_token: str,
+    *,
+    announce: Callable[[str], None],
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    admin = ProsodyAdmin(
+        domain=xmpp.domain,
+        host=xmpp.host,
+        port=xmpp.port,
+        admin_jid=xmpp.admin_jid,
+        admin_password=xmpp.admin_password,
+        ssl_context=certs.client_context(),
+    )
+    config = CloudConfig(
+        xmpp_domain=xmpp.domain,
+        turn=TurnConfig(
+            secret=turn.secret, host=turn.host, tls_port=turn.tls_port, port=turn.udp_port
+        ),
+        admin_token=admin_token,
+    )
+    storage = await open_storage(str(base / "cloud.sqlite3"))
+    runner = web.AppRunner(make_app(CloudService(storage, admin, config)), access_log=None)
+    try:
+        await runner.setup()
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(certs.server_cert, certs.server_key)
+        sock = socket.create_server((host, port))
+        await web.SockSite(runner, sock, ssl_context=tls).start()
+        bound = int(sock.getsockname()[1])
+        announce(f"https://{host}:{bound}")
+        logger.info("montage-cloud dev is running; Ctrl-C stops it")
+        await stop.wait()
+        logger.info("stopping")
+    finally:
+        await runner.cleanup()
+        await admin.close()
+        await storage.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def main() -> int:
+    """`python -m montage_cloud.dev` until the CLI has a `dev` command."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return run_dev()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
