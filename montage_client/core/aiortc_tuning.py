@@ -121,8 +121,14 @@ class ScreenH264Encoder(H264Encoder):
         self.buffer_pts = None
         self._built_for = (frame.width, frame.height, hints, self._target)
         self._built_at = time.monotonic()
-        logger.debug("x264 %dx%d %s crf %d cap %.1f Mbit/s", frame.width, frame.height,
-                     hints.preset, hints.crf, self._target / 1e6)
+        logger.debug(
+            "x264 %dx%d %s crf %d cap %.1f Mbit/s",
+            frame.width,
+            frame.height,
+            hints.preset,
+            hints.crf,
+            self._target / 1e6,
+        )
 
     def _encode_frame(self, frame: av.VideoFrame, force_keyframe: bool) -> Iterator[bytes]:
         hints = frame.opaque if isinstance(frame.opaque, EncodeHints) else MOTION
@@ -224,5 +230,6 @@ def tune_receivers(pc: RTCPeerConnection) -> None:
         if transceiver.kind != "video" or not hasattr(receiver, _JITTER_ATTRIBUTE):
             continue
         old: JitterBuffer = getattr(receiver, _JITTER_ATTRIBUTE)
-        setattr(receiver, _JITTER_ATTRIBUTE, MarkerJitterBuffer(capacity=old.capacity,
-                                                                is_video=True))
+        setattr(
+            receiver, _JITTER_ATTRIBUTE, MarkerJitterBuffer(capacity=old.capacity, is_video=True)
+        )
