@@ -24,8 +24,18 @@ PIN = "1357"
 
 @pytest.fixture(scope="module")
 def screen() -> Iterator[Xvfb]:
+    """A laptop screen with something moving on it (a still one sends ~1 fps)."""
     with Xvfb(800, 600) as display:
-        yield display
+        workload = subprocess.Popen(
+            [sys.executable, "-m", "bench.workload", "--scene", "scroll", "--fps", "30"],
+            env=display.env(),
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield display
+        finally:
+            workload.terminate()
+            workload.wait(10)
 
 
 class Receiver:

@@ -26,7 +26,6 @@ import fractions
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -38,6 +37,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
+from .encode_hints import MOTION, EncodeHints
+
 logger = logging.getLogger(__name__)
 
 MIN_BITRATE = 1_000_000
@@ -48,21 +49,6 @@ START_BITRATE = 8_000_000
 REBUILD_RATIO = 0.5
 REBUILD_INTERVAL = 5.0
 FRAME_RATE = 60  # the encoder's nominal rate; pts carry the real timing
-
-
-@dataclass(frozen=True)
-class EncodeHints:
-    """How a track wants its pictures encoded."""
-
-    preset: str  # libx264 preset
-    crf: int  # constant quality; lower is sharper
-    name: str = ""
-
-
-# Sharp text, fewer frames: a slower preset finds better references.
-TEXT = EncodeHints(preset="superfast", crf=20, name="text")
-# Smooth motion: the cheapest preset, quality a little lower.
-MOTION = EncodeHints(preset="ultrafast", crf=25, name="motion")
 
 
 def _clamp(bitrate: int) -> int:

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 MAX_WIDTH, MAX_HEIGHT = 1920, 1080
 PROBE_WIDTH = 8
+# Rows converted beyond a changed band so its chroma edges are exact (even).
+BAND_MARGIN = 4
 # A full comparison younger than this is fresh enough to send from.
 CHECK_FRESH = 0.02
 
@@ -169,15 +171,25 @@ class ScreenFrames:
         """Convert rows [top, bottom) (even bounds) into the kept YUV picture."""
         assert self._yuv is not None
         height, width = canvas.shape[:2]
-        band = VideoFrame.from_numpy_buffer(canvas[top:bottom], format="bgra")
-        rows = bottom - top
+        # swscale's chroma filter reaches past a chroma row's own two picture
+        # rows, both ways: rows just outside a change change too, and need
+        # their own neighbours to come out as a whole-picture conversion
+        # would make them. So widen the band, and convert a margin beyond it.
+        top, bottom = max(0, top - BAND_MARGIN), min(height, bottom + BAND_MARGIN)
+        start, stop = max(0, top - BAND_MARGIN), min(height, bottom + BAND_MARGIN)
+        band = VideoFrame.from_numpy_buffer(canvas[start:stop], format="bgra")
         converted = band.reformat(format="yuv420p").to_ndarray().reshape(-1)
+        rows = stop - start
+        band_luma, band_chroma = width * rows, width * rows // 4
+        skip = top - start
         out = self._yuv.reshape(-1)
         luma, chroma = width * height, width * height // 4
-        band_luma, band_chroma = width * rows, width * rows // 4
-        out[top * width : bottom * width] = converted[:band_luma]
+        out[top * width : bottom * width] = converted[skip * width : (skip + bottom - top) * width]
         # In I420 each chroma plane row covers two picture rows: rows
         # [top, bottom) are one contiguous run of each chroma plane.
         first, last = top * width // 4, bottom * width // 4
-        out[luma + first : luma + last] = converted[band_luma : band_luma + band_chroma]
-        out[luma + chroma + first : luma + chroma + last] = converted[band_luma + band_chroma :]
+        inner = slice(skip * width // 4, (skip + bottom - top) * width // 4)
+        u_plane = converted[band_luma : band_luma + band_chroma]
+        v_plane = converted[band_luma + band_chroma :]
+        out[luma + first : luma + last] = u_plane[inner]
+        out[luma + chroma + first : luma + chroma + last] = v_plane[inner]

@@ -1,0 +1,40 @@
+"""The benchmark runs and ends with its JSON figures (numbers are not judged here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(180)]
+
+FIELDS = {
+    "fps",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "readable",
+    "sender_cpu",
+    "receiver_cpu",
+    "ffmpeg_cpu",
+    "cpu_ratio",
+    "client_peak_rss_mb",
+    "join_to_first_frame_ms",
+}
+
+
+def test_benchmark_emits_its_json_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--seconds", "1", "--scenes", "slides"],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    slides = last["scenes"]["slides"]
+    assert FIELDS <= slides.keys()
+    assert slides["readable"] > 0.5 and slides["join_to_first_frame_ms"] > 0
+    assert slides["ffmpeg_cpu"] > 0 and slides["sender_cpu"] > 0
