@@ -69,6 +69,12 @@ def test_silent_network_loss_is_noticed_by_both_sides(
 
     threading.Thread(target=read, daemon=True).start()
     with Xvfb(800, 600) as screen:
+        # Something moving, so media flows at full rate until the cut.
+        workload = subprocess.Popen(
+            [sys.executable, "-m", "bench.workload", "--scene", "scroll", "--fps", "30"],
+            env=screen.env(),
+            stderr=subprocess.DEVNULL,
+        )
         client = subprocess.Popen(
             [
                 sys.executable,
@@ -99,6 +105,8 @@ def test_silent_network_loss_is_noticed_by_both_sides(
         finally:
             if client.poll() is None:
                 client.kill()
+            workload.terminate()
+            workload.wait(10)
     assert client.returncode == 1
     last = err.strip().splitlines()[-1]
     assert last.endswith(
