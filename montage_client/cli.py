@@ -3,6 +3,7 @@
     montage-client                      open the window
     montage-client join ID [options]    share without a window
     montage-client monitors             list the screens that can be shared
+    montage-client devices              list the cameras and microphones
 
 `join` exit codes: 0 shared and stopped, 2 invalid input, 3 wrong PIN or
 locked out, 4 receiver unreachable, 1 anything else. The last line on stderr
@@ -18,13 +19,23 @@ import getpass
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from montage_client.protocol.errors import InvalidInput, MontageError, PinRequired, WrongPin
+from montage_client.protocol.errors import (
+    DeviceUnavailable,
+    InvalidInput,
+    MontageError,
+    PinRequired,
+    WrongPin,
+)
 from montage_client.protocol.meeting_id import MeetingId
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.protocol.pin_auth import valid_pin
 
 from .settings import ClientSettings
+
+if TYPE_CHECKING:
+    from montage_client.core.devices import Device
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds (default: until Ctrl-C)",
     )
     join.add_argument("--fps", type=float, default=30.0, help="capture rate (default 30)")
+    join.add_argument(
+        "--camera",
+        metavar="DEVICE",
+        help="also share this camera: a number or name from `devices`, or `test`",
+    )
+    join.add_argument(
+        "--mic",
+        metavar="DEVICE",
+        help="also share this microphone: a number or name from `devices`, or `test`",
+    )
     commands.add_parser("monitors", help="list the screens that can be shared")
+    commands.add_parser("devices", help="list the cameras and microphones")
     return parser
 
 
@@ -59,9 +81,46 @@ def _fail(exc: MontageError) -> int:
     return exc.exit_code
 
 
-async def _join(args: argparse.Namespace) -> int:
+def _chosen_devices(args: argparse.Namespace) -> list[Device]:
+    """The devices named on the command line (before the loop starts: listing uses Qt)."""
+    from montage_client.core.devices import DeviceKind, resolve
+
+    chosen = []
+    for kind, text in ((DeviceKind.CAMERA, args.camera), (DeviceKind.MICROPHONE, args.mic)):
+        if text is not None:
+            _ensure_qt_core()
+            chosen.append(resolve(kind, text))
+    return chosen
+
+
+def _ensure_qt_core() -> None:
+    # QMediaDevices asks the platform's media backend, which wants an application object.
+    try:
+        from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
+    except ImportError:
+        return
+
+    def to_log(kind: QtMsgType, _context: object, text: str) -> None:
+        # The media backend reports every sound server it could not reach;
+        # a script's stderr should keep only our own last line.
+        logger.debug("Qt (%s): %s", kind.name, text)
+
+    qInstallMessageHandler(to_log)
+    if QCoreApplication.instance() is None:
+        _ensure_qt_core.app = QCoreApplication(sys.argv[:1])  # type: ignore[attr-defined]
+
+
+async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
+    from montage_client.core.local_media import LocalMedia
     from montage_client.core.screen_source import ScreenGrabber
-    from montage_client.core.share_client import PinWanted, Progress, ShareClient, Sharing, Update
+    from montage_client.core.share_client import (
+        Notice,
+        PinWanted,
+        Progress,
+        ShareClient,
+        Sharing,
+        Update,
+    )
 
     meeting = MeetingId.parse(args.meeting_id)
     settings = ClientSettings.load()
@@ -84,7 +143,7 @@ async def _join(args: argparse.Namespace) -> int:
         return str(args.pin).strip()
 
     def report(update: Update) -> None:
-        if isinstance(update, Progress):
+        if isinstance(update, Progress | Notice):
             print(update.text, file=sys.stderr, flush=True)
         elif isinstance(update, Sharing):
             print(
@@ -95,6 +154,13 @@ async def _join(args: argparse.Namespace) -> int:
             if args.seconds:
                 asyncio.get_running_loop().call_later(args.seconds, client.request_stop)
 
+    media = LocalMedia()
+    for device in devices:
+        try:
+            await media.switch(device.kind, device)
+        except DeviceUnavailable as exc:
+            # The screen is what matters: share it anyway and say why not the rest.
+            print(f"{exc} Sharing without it.", file=sys.stderr, flush=True)
     client = ShareClient(
         meeting,
         name,
@@ -103,6 +169,7 @@ async def _join(args: argparse.Namespace) -> int:
         port=args.port,
         fps=args.fps,
         on_update=report,
+        media=media,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,7 +178,10 @@ async def _join(args: argparse.Namespace) -> int:
         settings.name = name
     settings.remember_meeting(str(meeting))
     settings.save()
-    await client.run()
+    try:
+        await client.run()
+    finally:
+        media.close()
     print("Stopped sharing.", file=sys.stderr)
     return 0
 
@@ -124,6 +194,22 @@ def _monitors() -> int:
     return 0
 
 
+def _devices() -> int:
+    from montage_client.core.devices import DeviceKind, list_devices, synthetic_device
+
+    _ensure_qt_core()
+    for kind, title in ((DeviceKind.CAMERA, "Cameras"), (DeviceKind.MICROPHONE, "Microphones")):
+        print(f"{title}:")
+        present = list_devices(kind)
+        for number, device in enumerate(present, start=1):
+            default = " (default)" if device.default else ""
+            print(f"  {number}: {device.name}{default}  [{device.id}]")
+        if not present:
+            print(f"  no {kind.value} found")
+        print(f"  test: {synthetic_device(kind).name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -133,11 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.command == "join":
+            devices = _chosen_devices(args)
             with contextlib.suppress(KeyboardInterrupt):
-                return asyncio.run(_join(args))
+                return asyncio.run(_join(args, devices))
             return 0
         if args.command == "monitors":
             return _monitors()
+        if args.command == "devices":
+            return _devices()
         from montage_client.ui.app import run_app
 
         return run_app(port=args.port)

@@ -29,6 +29,7 @@ def run_gui(
     from PySide6.QtGui import QKeySequence, QShortcut
     from PySide6.QtWidgets import QApplication
 
+    from .ui.audio_output import AudioOutput
     from .ui.window import ReceiverWindow
 
     existing = QApplication.instance()
@@ -40,12 +41,15 @@ def run_gui(
     async def serve() -> int:
         meeting = await open_meeting(config)
         window = ReceiverWindow(config.name, meeting.meeting_id.display(), meeting.pin)
+        audio = AudioOutput()
         finished = asyncio.Event()
 
         def on_event(event: ServiceEvent) -> None:
             if isinstance(event, PresenterAdded):
                 window.add_presenter(event.presenter)
+                audio.attach(event.presenter)
             elif isinstance(event, PresenterRemoved):
+                audio.detach(event.presenter)
                 window.remove_presenter(event.presenter.id)
             elif isinstance(event, PresenterChanged):
                 window.update_presenter(event.presenter)
@@ -53,6 +57,9 @@ def run_gui(
         meeting.service.subscribe(on_event)
         window.stop_requested.connect(
             lambda pid: asyncio.ensure_future(meeting.service.stop_presenter(pid))
+        )
+        window.mute_requested.connect(
+            lambda pid, muted: asyncio.ensure_future(meeting.service.set_muted(pid, muted))
         )
         quit_shortcut = QShortcut(QKeySequence("Ctrl+Q"), window)
         quit_shortcut.activated.connect(window.close)
@@ -83,6 +90,7 @@ def run_gui(
             if reporter is not None:
                 reporter.stop()
             await meeting.service.close()
+            audio.close()
             window.shutdown()
             window.close()
         return 0

@@ -5,14 +5,26 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiortc.mediastreams import MediaStreamError
 
 logger = logging.getLogger(__name__)
+
+# The audio level is the RMS over this many 20 ms frames (half a second).
+LEVEL_FRAMES = 25
+AudioListener = Callable[["Presenter", Any], None]
+
+
+def frame_mean_square(frame: Any) -> float:
+    """Mean square of one s16 audio frame, full scale = 1.0."""
+    samples = frame.to_ndarray().astype(np.float32) / 32768.0
+    return float(np.mean(samples * samples)) if samples.size else 0.0
 
 
 @dataclass
@@ -54,6 +66,39 @@ class Presenter:
     # Called with each decoded frame on arrival (the benchmark's probe reads
     # the timestamp strip here); must be quick, it runs on the event loop.
     on_frame: Callable[[Any], None] | None = None
+    # Camera: as the screen, newest frame only. `camera_on` is what the
+    # presenter says; frames still in flight after "off" are not shown.
+    camera_on: bool = False
+    camera_frames: int = 0
+    camera_width: int = 0
+    camera_height: int = 0
+    camera_latest: Any = None
+    camera_seq: int = 0
+    # Microphone: counted, measured and handed to whoever plays it.
+    microphone_on: bool = False
+    muted_by_room: bool = False
+    audio_frames: int = 0
+    audio_levels: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=LEVEL_FRAMES)
+    )
+    audio_listeners: list[AudioListener] = field(default_factory=list)
+
+    @property
+    def audio_rms(self) -> float:
+        levels = self.audio_levels
+        return math.sqrt(sum(levels) / len(levels)) if levels else 0.0
+
+    def set_media_state(self, camera: bool, microphone: bool) -> None:
+        self.camera_on = camera
+        if not camera:
+            self.camera_latest = None
+        if microphone and not self.microphone_on:
+            # The presenter turned the microphone on themselves: they want to
+            # be heard, whatever the room muted before.
+            self.muted_by_room = False
+        self.microphone_on = microphone
+        if not microphone:
+            self.audio_levels.clear()
 
     def snapshot(self, now: float) -> dict[str, Any]:
         return {
@@ -67,6 +112,14 @@ class Presenter:
             "first_frame_ms": None
             if self.first_frame_at is None
             else round((self.first_frame_at - self.joined_at) * 1000),
+            "camera": self.camera_on,
+            "camera_frames": self.camera_frames,
+            "camera_width": self.camera_width,
+            "camera_height": self.camera_height,
+            "microphone": self.microphone_on,
+            "muted_by_room": self.muted_by_room,
+            "audio_frames": self.audio_frames,
+            "audio_rms": round(self.audio_rms, 4),
         }
 
     async def consume(self, track: Any) -> None:
@@ -98,3 +151,33 @@ class Presenter:
             pass
         except asyncio.CancelledError:
             raise
+
+    async def consume_camera(self, track: Any) -> None:
+        """The camera's decoded frames: keep the newest, count them."""
+        try:
+            while True:
+                frame = await track.recv()
+                self.camera_frames += 1
+                self.camera_width, self.camera_height = frame.width, frame.height
+                if self.camera_on:
+                    self.camera_latest = frame
+                    self.camera_seq += 1
+        except MediaStreamError:
+            pass
+
+    async def consume_audio(self, track: Any) -> None:
+        """The microphone's decoded 20 ms frames: count, measure, hand to the players."""
+        try:
+            while True:
+                frame = await track.recv()
+                self.audio_frames += 1
+                self.audio_levels.append(frame_mean_square(frame))
+                if self.muted_by_room:
+                    continue
+                for listener in list(self.audio_listeners):
+                    try:
+                        listener(self, frame)
+                    except Exception:
+                        logger.exception("audio listener failed for %s", self.name)
+        except MediaStreamError:
+            pass

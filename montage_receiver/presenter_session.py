@@ -67,6 +67,7 @@ class PresenterSession:
         self.state = SessionState.AWAITING_HELLO
         self.name = ""
         self.share_state = "sharing"
+        self.features: tuple[str, ...] = ()
         self._outbox: list[m.Message] = []
         self._exchange: PinExchange | None = None
         self._offer_dtls = ""
@@ -112,6 +113,22 @@ class PresenterSession:
             f"answer failed: {reason}",
         )
 
+    @property
+    def can_mute(self) -> bool:
+        """Whether the presenter's client turns its microphone off when asked."""
+        return self.state is SessionState.SHARING and m.FEATURE_MUTE in self.features
+
+    def mute_by_room(self) -> bool:
+        """The room mutes this presenter; True if their client was asked to turn it off.
+
+        A client without the `mute` feature is not asked (it would treat the
+        message as fatal); the adapter silences it locally either way.
+        """
+        if not self.can_mute:
+            return False
+        self._outbox.append(m.Mute(device="microphone"))
+        return True
+
     def stop_by_room(self) -> list[ReceiverEvent]:
         if self.state is SessionState.CLOSED:
             return []
@@ -151,7 +168,15 @@ class PresenterSession:
             return self._on_offer(message, now)
         if isinstance(message, m.ShareState) and state is SessionState.SHARING:
             self.share_state = message.state
-            return [ShareStateChanged(message.state, message.width, message.height)]
+            return [
+                ShareStateChanged(
+                    message.state,
+                    message.width,
+                    message.height,
+                    camera=bool(message.camera),
+                    microphone=bool(message.microphone),
+                )
+            ]
         return self._reject(
             m.Error(m.ErrorCode.UNEXPECTED, f"{message.TYPE!r} is not allowed now."),
             f"unexpected {message.TYPE!r} in state {state.value}",
@@ -171,6 +196,7 @@ class PresenterSession:
         if self.room.full:
             return self._reject(self.room.full_error(), "room full")
         self.name = hello.name
+        self.features = hello.features
         self._outbox.append(m.Welcome(room=self.room.name, pin_required=self.room.pin is not None))
         self.state = SessionState.AWAITING_PAKE
         return []

@@ -99,6 +99,7 @@ class _Connection:
                 self.service.emit(PresenterAdded(self.presenter))
             elif isinstance(event, ShareStateChanged) and self.presenter is not None:
                 self.presenter.share_state = event.state
+                self.presenter.set_media_state(event.camera, event.microphone)
                 self.service.emit(PresenterChanged(self.presenter))
             elif isinstance(event, PinFailed):
                 self.service.emit(PinRejected(event.source, event.tries_left, event.locked_for))
@@ -112,9 +113,18 @@ class _Connection:
         )
 
         @pc.on("track")
-        def on_track(track: object) -> None:
-            if getattr(track, "kind", None) == "video":
-                self.media_tasks.append(asyncio.ensure_future(presenter.consume(track)))
+        def on_track(track: Any) -> None:
+            # The client's m-lines come in a fixed order (docs/protocol.md):
+            # the first video is the screen, the second the camera.
+            videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+            index = next((i for i, t in enumerate(videos) if t.receiver.track is track), 0)
+            if track.kind == "video":
+                consume = presenter.consume if index == 0 else presenter.consume_camera
+            elif track.kind == "audio":
+                consume = presenter.consume_audio
+            else:
+                return
+            self.media_tasks.append(asyncio.ensure_future(consume(track)))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -181,6 +191,24 @@ class ReceiverService:
             if conn.presenter is not None and conn.presenter.id == presenter_id:
                 await conn.handle(conn.session.stop_by_room())
                 await conn.ws.close()
+                return True
+        return False
+
+    async def set_muted(self, presenter_id: int, muted: bool) -> bool:
+        """The room mutes or unmutes one presenter's sound.
+
+        Muting silences them here at once and, if their client understands it,
+        also turns their microphone off there (so they see they are muted).
+        Unmuting only lifts the silence here: turning a microphone on is the
+        presenter's own decision.
+        """
+        for conn in list(self._connections):
+            presenter = conn.presenter
+            if presenter is not None and presenter.id == presenter_id:
+                presenter.muted_by_room = muted
+                if muted and conn.session.mute_by_room():
+                    await conn.flush()
+                self.emit(PresenterChanged(presenter))
                 return True
         return False
 

@@ -305,3 +305,76 @@ def test_receiver_vanishing_mid_share_is_reported(screen: Xvfb, tmp_path: Path) 
     rx.close()
     assert proc.returncode == 1
     assert last_line(err).endswith("Lost the connection to the receiver.")
+
+
+def test_devices_lists_the_built_in_sources() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "montage_client", "devices"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Cameras:" in done.stdout and "Microphones:" in done.stdout
+    assert "test: Test pattern (built in)" in done.stdout
+    assert "test: 1 kHz tone (built in)" in done.stdout
+    assert done.stderr == ""  # the media backend's chatter stays out of a script's way
+
+
+def test_join_with_test_camera_and_microphone(
+    screen: Xvfb, tmp_path: Path, receiver: Receiver
+) -> None:
+    done = client(
+        screen,
+        tmp_path,
+        "join",
+        receiver.ready["meeting_id"],
+        "--pin",
+        PIN,
+        "--name",
+        "Cam",
+        "--camera",
+        "test",
+        "--mic",
+        "test",
+        "--seconds",
+        "3",
+        port=receiver.ready["port"],
+    )
+    assert done.returncode == 0, done.stderr
+    stats = [p for r in receiver.events("stats") for p in r["presenters"] if p["name"] == "Cam"]
+    live = [p for p in stats if p["camera_frames"] > 10 and p["audio_frames"] > 20]
+    assert live, stats
+    assert live[-1]["camera"] and live[-1]["microphone"]
+    assert (live[-1]["camera_width"], live[-1]["camera_height"]) == (1280, 720)
+    # lavfi's tone peaks at 1/8 of full scale, upmixed to stereo at -3 dB: RMS 0.0625.
+    assert abs(live[-1]["audio_rms"] - 0.0625) < 0.01
+    assert live[-1]["frames"] >= 1  # the screen, alongside (a still screen is sent sparingly)
+
+
+def test_missing_camera_is_named_and_the_screen_is_shared(
+    screen: Xvfb, tmp_path: Path, receiver: Receiver
+) -> None:
+    done = client(
+        screen,
+        tmp_path,
+        "join",
+        receiver.ready["meeting_id"],
+        "--pin",
+        PIN,
+        "--name",
+        "NoCam",
+        "--camera",
+        "/dev/video99",
+        "--seconds",
+        "2",
+        port=receiver.ready["port"],
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Camera “/dev/video99” is not connected. Check the cable or choose another camera. "
+        "Sharing without it." in done.stderr
+    )
+    stats = [p for r in receiver.events("stats") for p in r["presenters"] if p["name"] == "NoCam"]
+    assert stats and stats[-1]["frames"] >= 1 and not stats[-1]["camera"], stats

@@ -18,6 +18,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from montage_client.core.devices import Device, DeviceKind, synthetic_device
+from montage_client.core.local_media import LocalMedia
 from montage_client.core.screen_source import Monitor
 from montage_client.protocol.meeting_id import MeetingId
 from montage_client.settings import ClientSettings
@@ -31,6 +33,13 @@ from tests.synthetic_screen import StampGrabber
 pytestmark = pytest.mark.timeout(120)
 PIN = "8642"
 SIZES = ((640, 360), (800, 600))
+# The machine's "devices": the built-in synthetic ones and a camera that is not there.
+MISSING_CAMERA = Device(DeviceKind.CAMERA, "Missing camera", "/dev/video99")
+
+
+def fake_devices(kind: DeviceKind) -> list[Device]:
+    present = [synthetic_device(kind)]
+    return [*present, MISSING_CAMERA] if kind is DeviceKind.CAMERA else present
 
 
 class Person:
@@ -45,6 +54,8 @@ class Person:
             port=port,
             grabber_factory=lambda n: StampGrabber(SIZES, monitor=n),
             monitor_lister=lambda: [Monitor(i + 1, w, h, 0, 0) for i, (w, h) in enumerate(SIZES)],
+            device_lister=fake_devices,
+            media=LocalMedia(camera_size=(320, 240)),
         )
         self.join.show()
 
@@ -88,7 +99,7 @@ def drive(
         try:
             await scenario(meeting, person)
         finally:
-            person.controller.stop()
+            person.controller.close()
             await meeting.service.close()
             person.join.close()
             person.bar.close()
@@ -195,5 +206,82 @@ def test_stop_from_the_bar_and_unreachable_receiver(
         await until(lambda: person.join.error_label.text(), "an error")
         assert f"127.0.0.1:{meeting.port}" in person.join.error_label.text()
         assert person.join.join_button.isEnabled()
+
+    drive(qapp, tmp_path, monkeypatch, scenario, pin=None)
+
+
+def click(button: Any) -> None:
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def pick(combo: Any, index: int) -> None:
+    # What choosing an entry from the drop-down does (popups do not open offscreen).
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def test_camera_preview_and_a_missing_camera_before_joining(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(meeting: Meeting, person: Person) -> None:
+        controls = person.join.media_controls
+        names = [controls.camera_combo.itemText(i) for i in range(controls.camera_combo.count())]
+        assert names == ["Test pattern (built in)", "Missing camera"]
+        assert controls.microphone_combo.currentText() == "1 kHz tone (built in)"
+        assert controls.camera_button.text() == "Camera off"
+
+        click(controls.camera_button)
+        await until(lambda: controls.preview.frames_shown >= 3, "the camera preview")
+        assert controls.camera_button.isChecked() and controls.camera_button.text() == "Camera on"
+
+        pick(controls.camera_combo, 1)
+        await until(lambda: controls.message_label.isVisible(), "the camera problem")
+        assert controls.message_label.text() == (
+            "Camera “Missing camera” is not connected. Check the cable or choose another camera."
+        )
+        assert not controls.camera_button.isChecked() and not controls.preview.showing
+        assert person.controller.media.camera is None
+
+        pick(controls.camera_combo, 0)
+        click(controls.camera_button)
+        await until(lambda: controls.preview.showing, "the preview again")
+        assert not controls.message_label.isVisible()
+
+    drive(qapp, tmp_path, monkeypatch, scenario, pin=None)
+
+
+def test_camera_and_microphone_switched_during_a_share(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(meeting: Meeting, person: Person) -> None:
+        click(person.join.media_controls.camera_button)
+        await until(lambda: person.controller.media.camera is not None, "the camera on")
+        person.type_meeting(str(meeting.meeting_id))
+        await until(lambda: person.bar.isVisible(), "the sharing bar")
+        (presenter,) = meeting.service.presenters
+        bar = person.bar.media_controls
+        assert bar.camera_button.isChecked() and not bar.microphone_button.isChecked()
+        await until(lambda: presenter.camera_frames > 5, "camera frames at the receiver")
+        await until(lambda: bar.preview.frames_shown >= 3, "the preview in the bar")
+        assert (presenter.camera_width, presenter.camera_height) == (320, 240)
+
+        click(bar.microphone_button)
+        await until(lambda: presenter.microphone_on, "the microphone at the receiver")
+        await until(lambda: presenter.audio_frames > 20, "sound at the receiver")
+        click(bar.camera_button)
+        await until(lambda: not presenter.camera_on, "the camera off at the receiver")
+        assert not bar.preview.showing and bar.camera_button.text() == "Camera off"
+        screen = presenter.frames
+        await until(lambda: presenter.frames > screen + 10, "the screen going on")
+
+        await meeting.service.set_muted(presenter.id, True)
+        await until(lambda: not bar.microphone_button.isChecked(), "the microphone off")
+        assert "turned your microphone off" in person.bar.notice_label.text()
+        assert not presenter.microphone_on
+
+        click(person.bar.stop_button)
+        await until(lambda: person.join.isVisible(), "the join window again")
+        # The devices are the person's, not the share's: still switchable afterwards.
+        assert person.join.media_controls.camera_button.isEnabled()
 
     drive(qapp, tmp_path, monkeypatch, scenario, pin=None)

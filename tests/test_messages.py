@@ -19,6 +19,7 @@ SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\na=fingerprint:sha-256 AA:BB\r\n"
 ALL_MESSAGES: list[m.Message] = [
     m.Hello(name="Ann"),
     m.Hello(name="Zoë Ñandú 🎉", software="montage-client/9", version=7),
+    m.Hello(name="Ann", features=("mute", "x" * m.MAX_FEATURE_CHARS)),
     m.Welcome(room="Room 1", pin_required=True),
     m.Welcome(room="", pin_required=False, version=2),
     m.Pake(message=bytes(range(33))),
@@ -28,6 +29,9 @@ ALL_MESSAGES: list[m.Message] = [
     m.ShareState(state="sharing", width=1920, height=1080),
     m.ShareState(state="paused", width=0, height=0),
     m.ShareState(state="sharing", width=16384, height=16384),
+    m.ShareState(state="sharing", width=640, height=360, camera=True, microphone=False),
+    m.ShareState(state="paused", width=640, height=360, camera=False, microphone=True),
+    m.Mute(),
     m.Stop(),
     m.Stop(reason="other"),
     m.Bye(reason="stopped"),
@@ -73,6 +77,7 @@ def test_every_message_class_is_covered() -> None:
         m.Offer,
         m.Answer,
         m.ShareState,
+        m.Mute,
         m.Stop,
         m.Bye,
         m.Error,
@@ -220,6 +225,7 @@ GOOD: dict[str, dict[str, Any]] = {
     "offer": {"type": "offer", "sdp": SDP, "confirm": "AAEC"},
     "answer": {"type": "answer", "sdp": SDP, "confirm": "AAEC"},
     "share": {"type": "share", "state": "sharing", "width": 10, "height": 20},
+    "mute": {"type": "mute", "device": "microphone"},
     "stop": {"type": "stop", "reason": "room"},
     "bye": {"type": "bye", "reason": "x"},
     "error": {"type": "error", "code": "full", "message": "m", "fatal": True},
@@ -265,6 +271,11 @@ WRONG_TYPES: list[tuple[str, str, Any]] = [
     ("share", "height", False),
     ("share", "width", 10.5),
     ("share", "height", "20"),
+    ("share", "camera", 1),
+    ("share", "microphone", "yes"),
+    ("hello", "features", "mute"),
+    ("hello", "features", {"mute": True}),
+    ("mute", "device", 1),
     ("stop", "reason", 0),
     ("bye", "reason", False),
     ("error", "code", 3),
@@ -425,3 +436,53 @@ def test_fuzz_truncated_frames_raise_only_malformed() -> None:
         for cut in range(len(text)):
             with pytest.raises(MalformedMessage):
                 m.parse(text[:cut])
+
+
+# -- camera, microphone, mute ------------------------------------------------------------
+
+
+def test_old_wire_form_is_unchanged_without_the_new_fields() -> None:
+    # Receivers and scripts written before camera and microphone see the same JSON.
+    assert wire(m.Hello(name="Ann")) == {
+        "type": "hello",
+        "version": 1,
+        "name": "Ann",
+        "software": "montage-client",
+    }
+    assert wire(m.ShareState(state="sharing", width=1, height=2)) == {
+        "type": "share",
+        "state": "sharing",
+        "width": 1,
+        "height": 2,
+    }
+
+
+def test_share_without_camera_fields_reads_as_unknown() -> None:
+    parsed = m.parse(dumps({"type": "share", "state": "sharing", "width": 1, "height": 1}))
+    assert isinstance(parsed, m.ShareState)
+    assert (parsed.camera, parsed.microphone) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        ["x"] * (m.MAX_FEATURES + 1),
+        ["x" * (m.MAX_FEATURE_CHARS + 1)],
+        [3],
+        [None],
+    ],
+)
+def test_bad_features_are_refused(features: list[Any]) -> None:
+    reason = assert_malformed(dumps({**GOOD["hello"], "features": features}))
+    assert "features" in reason
+
+
+def test_unknown_features_are_kept_and_ignored() -> None:
+    parsed = m.parse(dumps({**GOOD["hello"], "features": ["mute", "teleport"]}))
+    assert isinstance(parsed, m.Hello) and parsed.features == ("mute", "teleport")
+
+
+@pytest.mark.parametrize("device", ["camera", "screen", "x" * 1000])
+def test_mute_of_anything_but_the_microphone_is_refused(device: str) -> None:
+    reason = assert_malformed(dumps({"type": "mute", "device": device}))
+    assert "cannot mute" in reason and len(reason) < 100

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from montage_receiver.presenter import Presenter
+from montage_receiver.presenter import Presenter, frame_mean_square
 from montage_receiver.ui.window import ReceiverWindow, fit_size, grid_rects
 
 GREEN = (30, 200, 90)
@@ -280,6 +280,105 @@ def test_name_bar_shows_the_name(window: ReceiverWindow, qtbot: QtBot) -> None:
     )
 
 
+# -- camera and microphone -------------------------------------------------------
+
+
+def give_camera_frame(presenter: Presenter, frame: Any) -> None:
+    # What Presenter.consume_camera does for each decoded camera frame.
+    presenter.camera_latest = frame
+    presenter.camera_seq += 1
+    presenter.camera_frames += 1
+
+
+def red_share(image: QImage, rect: QRect) -> float:
+    hits = total = 0
+    for y in range(rect.top() + 2, rect.bottom() - 2, 4):
+        for x in range(rect.left() + 2, rect.right() - 2, 4):
+            total += 1
+            hits += colour_near(image, QPoint(x, y), MAGENTA, tol=12)
+    return hits / max(1, total)
+
+
+def test_camera_is_an_inset_that_goes_when_switched_off(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    presenter = make_presenter(1, "Alice", GREEN)
+    presenter.set_media_state(camera=True, microphone=False)
+    give_camera_frame(presenter, make_frame(MAGENTA, 320, 240))
+    window.add_presenter(presenter)
+    tile = window.tiles[0]
+    qtbot.waitUntil(lambda: tile.camera_frames_painted > 0 and window.frames_painted(1) > 0)
+    inset = tile.camera_rect()
+    assert inset is not None
+    # Bottom-right corner, above the name bar, a quarter of the width, camera's aspect.
+    assert inset.right() > tile.width() * 0.9 and inset.bottom() < tile.height() * 0.95
+    assert abs(inset.width() - tile.width() * 0.26) <= 2
+    assert abs(inset.width() / inset.height() - 320 / 240) < 0.05
+    image = tile.grab().toImage()
+    assert red_share(image, inset) > 0.95
+    assert colour_near(image, tile.rect().center(), GREEN)  # the screen around it
+
+    presenter.set_media_state(camera=False, microphone=False)
+    window.update_presenter(presenter)
+    assert tile.camera_rect() is None
+    image = tile.grab().toImage()
+    assert red_share(image, inset) == 0
+
+
+def test_muted_mark_and_mute_button(window: ReceiverWindow, qtbot: QtBot) -> None:
+    presenter = make_presenter(4, "Alice", GREEN)
+    window.add_presenter(presenter)
+    tile = window.tiles[0]
+    # No microphone: the mark shows, and there is nothing to mute.
+    assert tile.shows_muted_mark and not tile.mute_button.isVisible()
+    bar = QRect(0, tile.height() - tile._name_bar_height(), tile.width(), tile._name_bar_height())
+    marked = tile.grab().toImage().copy(bar.adjusted(bar.width() - bar.height() * 2, 0, 0, 0))
+
+    presenter.set_media_state(camera=False, microphone=True)
+    window.update_presenter(presenter)
+    assert not tile.shows_muted_mark
+    assert tile.mute_button.isVisible() and tile.mute_button.text() == "Mute"
+    clean = tile.grab().toImage().copy(bar.adjusted(bar.width() - bar.height() * 2, 0, 0, 0))
+
+    # The red stroke of the mark is in the first picture only.
+    def reds(image: QImage) -> int:
+        return sum(
+            1
+            for y in range(image.height())
+            for x in range(image.width())
+            if image.pixelColor(x, y).red() > 180 and image.pixelColor(x, y).green() < 120
+        )
+
+    assert reds(marked) > 5 and reds(clean) == 0
+
+    with qtbot.waitSignal(window.mute_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(tile.mute_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [4, True]
+    presenter.muted_by_room = True
+    window.update_presenter(presenter)
+    assert tile.shows_muted_mark and tile.mute_button.text() == "Unmute"
+    with qtbot.waitSignal(window.mute_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(tile.mute_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [4, False]
+
+
+def test_audio_level_and_stats_fields() -> None:
+    presenter = Presenter(1, "Alice", "local")
+    tone = (np.sin(np.arange(960) * 2 * np.pi * 1000 / 48000) * 16384).astype(np.int16)
+    frame = av.AudioFrame.from_ndarray(
+        np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo"
+    )
+    for _ in range(5):
+        presenter.audio_levels.append(frame_mean_square(frame))
+    assert abs(presenter.audio_rms - 0.5 / np.sqrt(2)) < 0.01  # a half-scale sine
+    snapshot = presenter.snapshot(0.0)
+    # Scripts read the old fields; the new ones come beside them.
+    for key in ("id", "name", "frames", "fps", "width", "height", "state", "first_frame_ms"):
+        assert key in snapshot
+    assert snapshot["audio_rms"] == round(presenter.audio_rms, 4)
+    assert snapshot["camera"] is False and snapshot["camera_frames"] == 0
+
+
 # -- stopping --------------------------------------------------------------------
 
 
@@ -331,8 +430,9 @@ def test_shutdown_is_idempotent(window: ReceiverWindow) -> None:
 def test_widgets_do_not_import_networking() -> None:
     code = (
         "import sys\n"
-        "import montage_receiver.ui.window, montage_client.ui.join_window,"
-        " montage_client.ui.sharing_bar\n"
+        "import montage_receiver.ui.window, montage_receiver.ui.audio_output,"
+        " montage_client.ui.join_window, montage_client.ui.sharing_bar,"
+        " montage_client.ui.media_controls\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('aiortc', 'aiohttp'))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

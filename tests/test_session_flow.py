@@ -29,6 +29,7 @@ from montage_client.protocol.errors import (
 )
 from montage_client.protocol.events import (
     AnswerReceived,
+    MuteRequested,
     OfferVerified,
     PinFailed,
     PinNeeded,
@@ -680,7 +681,7 @@ RECEIVER_OUT_OF_TURN: list[tuple[SessionState, Callable[[], m.Message]]] = [
     ],
     *[
         (SessionState.SHARING, f)
-        for f in (lambda: HELLO, _pake, lambda: OFFER, lambda: ANSWER, lambda: WELCOME)
+        for f in (lambda: HELLO, _pake, lambda: OFFER, lambda: ANSWER, lambda: WELCOME, m.Mute)
     ],
 ]
 
@@ -748,7 +749,8 @@ def client_in(state: ClientState, room: Room, clock: Clock) -> Link:
 
 
 CLIENT_OUT_OF_TURN: list[tuple[ClientState, Callable[[], m.Message]]] = [
-    *[(ClientState.HELLO_SENT, f) for f in (_pake, lambda: ANSWER, lambda: HELLO)],
+    *[(ClientState.HELLO_SENT, f) for f in (_pake, lambda: ANSWER, lambda: HELLO, m.Mute)],
+    *[(ClientState.OFFER_SENT, f) for f in (m.Mute,)],
     *[(ClientState.NEED_PIN, f) for f in (lambda: WELCOME, _pake, lambda: ANSWER, lambda: OFFER)],
     *[(ClientState.PAKE_SENT, f) for f in (lambda: WELCOME, lambda: ANSWER, lambda: SHARE)],
     *[(ClientState.KEYED, f) for f in (lambda: WELCOME, _pake, lambda: ANSWER)],
@@ -1171,3 +1173,65 @@ def test_null_optional_error_fields_are_absent() -> None:
     error = m.parse(raw)
     assert isinstance(error, m.Error)
     assert error.tries_left is None and error.retry_after is None
+
+
+# -- camera, microphone and the room's mute ---------------------------------------------------
+def test_client_announces_what_it_understands(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.greet()
+    hello = link.to_receiver[0]
+    assert isinstance(hello, m.Hello) and hello.features == (m.FEATURE_MUTE,)
+    assert link.receiver.features == (m.FEATURE_MUTE,)
+
+
+def test_camera_and_microphone_state_reaches_the_receiver(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.join()
+    link.client.set_share_state("sharing", 640, 360, camera=True, microphone=False)
+    _, r_events = link.pump()
+    assert r_events == [ShareStateChanged("sharing", 640, 360, camera=True, microphone=False)]
+    link.client.set_share_state("paused", 640, 360, camera=False, microphone=True)
+    _, r_events = link.pump()
+    assert r_events == [ShareStateChanged("paused", 640, 360, camera=False, microphone=True)]
+
+
+def test_share_from_an_older_client_means_no_camera_or_microphone(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.join()
+    events = link.deliver_to_receiver('{"type":"share","state":"sharing","width":8,"height":8}')
+    assert events == [ShareStateChanged("sharing", 8, 8, camera=False, microphone=False)]
+
+
+def test_room_mutes_a_presenter(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.join()
+    assert link.receiver.can_mute
+    assert link.receiver.mute_by_room() is True
+    c_events, _ = link.pump()
+    assert link.to_client[-1] == m.Mute()
+    assert c_events == [MuteRequested("microphone")]
+    assert link.client.state is ClientState.SHARING  # the share goes on
+
+
+def test_client_without_the_feature_is_not_sent_mute(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.client.start()
+    link.client.messages_to_send()  # drop the real hello: this client is older
+    link.deliver_to_receiver(m.Hello(name="Old"))
+    link.pump()
+    assert link.receiver.features == ()
+    link.client.set_offer(SDP_C)
+    link.pump()
+    link.try_pin(PIN)
+    link.answer()
+    assert link.receiver.state is SessionState.SHARING
+    assert not link.receiver.can_mute
+    assert link.receiver.mute_by_room() is False
+    assert link.receiver.messages_to_send() == []
+
+
+def test_mute_before_sharing_does_nothing(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.greet()
+    assert link.receiver.mute_by_room() is False
+    assert link.receiver.messages_to_send() == []

@@ -23,3 +23,10 @@ def prefer_screen_codecs(transceiver: RTCRtpTransceiver) -> None:
     # Retransmission (rtx) must stay listed or NACK-based repair is lost.
     ordered += [c for c in capabilities if c.mimeType == "video/rtx"]
     transceiver.setCodecPreferences(ordered)
+
+
+def prefer_audio_codecs(transceiver: RTCRtpTransceiver) -> None:
+    # Opus at 48 kHz for speech; G.711 stays listed as the fallback.
+    capabilities = RTCRtpSender.getCapabilities("audio").codecs
+    opus = [c for c in capabilities if c.mimeType == "audio/opus"]
+    transceiver.setCodecPreferences(opus + [c for c in capabilities if c not in opus])

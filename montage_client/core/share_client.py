@@ -29,11 +29,20 @@ from montage_client.protocol.errors import (
     ReceiverUnreachable,
     ShareEnded,
 )
-from montage_client.protocol.events import AnswerReceived, PinNeeded, SessionEnded, Welcomed
+from montage_client.protocol.events import (
+    AnswerReceived,
+    MuteRequested,
+    PinNeeded,
+    SessionEnded,
+    Welcomed,
+)
 from montage_client.protocol.meeting_id import MeetingId
 from montage_client.protocol.pin_auth import certificate_fingerprint
 
-from .rtc import make_peer_connection, prefer_screen_codecs
+from .device_track import DeviceTrack
+from .devices import DeviceKind
+from .local_media import LocalMedia, MediaChange
+from .rtc import make_peer_connection, prefer_audio_codecs, prefer_screen_codecs
 from .screen_source import Grabber, ScreenSource
 from .screen_track import ScreenTrack
 
@@ -69,7 +78,15 @@ class PinWanted:
     message: str | None
 
 
-Update = Progress | Sharing | PinWanted
+@dataclass(frozen=True)
+class Notice:
+    """Something the person should know while the share goes on (a camera failed, muted)."""
+
+    text: str
+
+
+Update = Progress | Sharing | PinWanted | Notice
+ROOM_MUTED = "The room turned your microphone off. Turn it on again to be heard."
 PinProvider = Callable[[PinWanted], Awaitable[str]]
 
 
@@ -93,6 +110,7 @@ class ShareClient:
         port: int = m.DEFAULT_PORT,
         fps: float = 30.0,
         on_update: Callable[[Update], None] | None = None,
+        media: LocalMedia | None = None,
     ) -> None:
         self.meeting = meeting
         self.name = name
@@ -105,6 +123,11 @@ class ShareClient:
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.session: ClientSession | None = None
         self.room: str | None = None
+        # Camera and microphone are optional; without a LocalMedia their
+        # tracks are still negotiated and simply never send.
+        self.media = media
+        self.camera_track = DeviceTrack("video")
+        self.audio_track = DeviceTrack("audio")
 
     @property
     def address(self) -> str:
@@ -185,9 +208,23 @@ class ShareClient:
         pc = make_peer_connection()
         reader = asyncio.ensure_future(self._read(ws))
         pin_task: asyncio.Task[None] | None = None
+
+        def on_media(change: MediaChange) -> None:
+            self._inbox.put_nowait(("media", change))
+
+        if self.media is not None:
+            self.media.subscribe(on_media)
+            self._attach_media()
         try:
+            # The order of the m-lines is part of the protocol: screen video,
+            # camera video, then audio. All three are negotiated now, so turning
+            # the camera or microphone on later changes no SDP.
             transceiver = pc.addTransceiver(ScreenTrack(self.source), direction="sendonly")
             prefer_screen_codecs(transceiver)
+            camera = pc.addTransceiver(self.camera_track, direction="sendonly")
+            prefer_screen_codecs(camera)  # a camera is video like any other: same codec order
+            audio = pc.addTransceiver(self.audio_track, direction="sendonly")
+            prefer_audio_codecs(audio)
 
             @pc.on("connectionstatechange")
             def on_state() -> None:
@@ -237,6 +274,11 @@ class ShareClient:
                     raise CaptureFailed(f"Screen capture stopped: {value}")
                 elif kind == "media_failed":
                     raise ShareEnded("Lost the media connection to the receiver.")
+                elif kind == "media":
+                    self._attach_media()
+                    self._send_share_state(session)
+                    if value.problem is not None:
+                        self._on_update(Notice(str(value.problem)))
                 elif kind == "frame":
                     for event in session.receive(value):
                         if isinstance(event, Welcomed):
@@ -252,6 +294,12 @@ class ShareClient:
                             width, height = self.source.size
                             self._on_update(Sharing(self.room or "", "Local", width, height))
                             self._send_share_state(session)
+                        elif isinstance(event, MuteRequested):
+                            if self.media is not None and self.media.microphone is not None:
+                                # The change comes back through on_media and
+                                # tells the receiver the microphone is off.
+                                self.media.turn_off(DeviceKind.MICROPHONE)
+                                self._on_update(Notice(ROOM_MUTED))
                         elif isinstance(event, SessionEnded):
                             if event.error is not None:
                                 raise event.error
@@ -266,11 +314,26 @@ class ShareClient:
             reader.cancel()
             if pin_task is not None:
                 pin_task.cancel()
+            if self.media is not None:
+                self.media.unsubscribe(on_media)
+            self.camera_track.attach(None)
+            self.audio_track.attach(None)
             await pc.close()
+
+    def _attach_media(self) -> None:
+        media = self.media
+        self.camera_track.attach(media.camera if media is not None else None)
+        self.audio_track.attach(media.microphone if media is not None else None)
 
     def _send_share_state(self, session: ClientSession) -> None:
         width, height = self.source.size
-        session.set_share_state("paused" if self.source.paused else "sharing", width, height)
+        session.set_share_state(
+            "paused" if self.source.paused else "sharing",
+            width,
+            height,
+            camera=self.camera_track.source is not None,
+            microphone=self.audio_track.source is not None,
+        )
 
     async def _ask_pin(self, event: PinNeeded) -> None:
         try:

@@ -22,10 +22,20 @@ from .errors import (
     ShareEnded,
     WrongPin,
 )
-from .events import AnswerReceived, ClientEvent, PinNeeded, SessionEnded, Welcomed
+from .events import (
+    AnswerReceived,
+    ClientEvent,
+    MuteRequested,
+    PinNeeded,
+    SessionEnded,
+    Welcomed,
+)
 from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, valid_pin
 
 logger = logging.getLogger(__name__)
+
+# What this client understands beyond the base protocol (see messages.FEATURE_*).
+CLIENT_FEATURES = (m.FEATURE_MUTE,)
 
 
 class ClientState(enum.Enum):
@@ -85,7 +95,7 @@ class ClientSession:
     # -- calls from the adapter -------------------------------------------
     def start(self) -> None:
         self._expect(ClientState.IDLE)
-        self._outbox.append(m.Hello(name=self.name))
+        self._outbox.append(m.Hello(name=self.name, features=CLIENT_FEATURES))
         self.state = ClientState.HELLO_SENT
 
     def submit_pin(self, pin: str) -> None:
@@ -102,9 +112,21 @@ class ClientSession:
         self._offer_dtls = dtls_fingerprints(sdp)
         self._maybe_send_offer()
 
-    def set_share_state(self, state: m.ShareStateName, width: int, height: int) -> None:
+    def set_share_state(
+        self,
+        state: m.ShareStateName,
+        width: int,
+        height: int,
+        *,
+        camera: bool = False,
+        microphone: bool = False,
+    ) -> None:
         if self.state is ClientState.SHARING:
-            self._outbox.append(m.ShareState(state=state, width=width, height=height))
+            self._outbox.append(
+                m.ShareState(
+                    state=state, width=width, height=height, camera=camera, microphone=microphone
+                )
+            )
 
     def leave(self, reason: str = "stopped") -> None:
         if self.state not in (ClientState.IDLE, ClientState.CLOSED):
@@ -159,6 +181,8 @@ class ClientSession:
             return []
         if isinstance(message, m.Answer) and self.state is ClientState.OFFER_SENT:
             return self._on_answer(message)
+        if isinstance(message, m.Mute) and self.state is ClientState.SHARING:
+            return [MuteRequested(message.device)]
         return self._fail(ProtocolViolation(f"The receiver sent {message.TYPE!r} out of turn."))
 
     def _on_welcome(self, welcome: m.Welcome) -> list[ClientEvent]:

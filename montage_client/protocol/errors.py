@@ -63,3 +63,14 @@ class ShareEnded(MontageError):
 
 class ProtocolViolation(MontageError):
     """The other side sent something the protocol does not allow."""
+
+
+class DeviceUnavailable(MontageError):
+    """A camera or microphone is missing, busy, refused or stopped; the share goes on.
+
+    `kind` is "camera" or "microphone".
+    """
+
+    def __init__(self, message: str, kind: str = "camera") -> None:
+        super().__init__(message)
+        self.kind = kind

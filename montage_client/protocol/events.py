@@ -30,6 +30,13 @@ class AnswerReceived:
 
 
 @dataclass(frozen=True)
+class MuteRequested:
+    """The room turned this presenter's `device` off."""
+
+    device: str
+
+
+@dataclass(frozen=True)
 class SessionEnded:
     """The session is over. `error` is None when this side asked to stop."""
 
@@ -55,6 +62,8 @@ class ShareStateChanged:
     state: str
     width: int
     height: int
+    camera: bool = False
+    microphone: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,5 +80,5 @@ class PinFailed:
     locked_for: float | None
 
 
-ClientEvent = Welcomed | PinNeeded | AnswerReceived | SessionEnded
+ClientEvent = Welcomed | PinNeeded | AnswerReceived | MuteRequested | SessionEnded
 ReceiverEvent = OfferVerified | PresenterJoined | ShareStateChanged | PresenterLeft | PinFailed

@@ -25,6 +25,11 @@ MAX_MESSAGE_BYTES = 64 * 1024
 MAX_NAME_CHARS = 64
 MAX_SDP_CHARS = 48 * 1024
 MAX_TEXT_CHARS = 500
+# Optional abilities a client announces in `hello`; the receiver sends the
+# messages that belong to one only to clients that named it.
+FEATURE_MUTE = "mute"  # the client obeys `mute` (the room turns its microphone off)
+MAX_FEATURES = 16
+MAX_FEATURE_CHARS = 32
 
 
 class ErrorCode(enum.StrEnum):
@@ -91,24 +96,37 @@ class Hello:
     name: str
     software: str = "montage-client"
     version: int = PROTOCOL_VERSION
+    features: tuple[str, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "type": self.TYPE,
             "version": self.version,
             "name": self.name,
             "software": self.software,
         }
+        if self.features:
+            wire["features"] = list(self.features)
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Hello:
         name = _field(d, "name", str, limit=MAX_NAME_CHARS).strip()
         if not name:
             raise MalformedMessage("'name' is empty")
+        features = _optional(d, "features", list) or []
+        if len(features) > MAX_FEATURES:
+            raise MalformedMessage(f"'features' has more than {MAX_FEATURES} entries")
+        for feature in features:
+            if not isinstance(feature, str) or len(feature) > MAX_FEATURE_CHARS:
+                raise MalformedMessage(
+                    f"'features' entries must be text of at most {MAX_FEATURE_CHARS} characters"
+                )
         return cls(
             name=name,
             software=_field(d, "software", str, limit=MAX_TEXT_CHARS),
             version=_field(d, "version", int),
+            features=tuple(features),
         )
 
 
@@ -190,15 +208,31 @@ ShareStateName = Literal["sharing", "paused"]
 
 @dataclass(frozen=True)
 class ShareState:
-    """Client → receiver: the share is running or paused, at this size."""
+    """Client → receiver: the share is running or paused, at this size.
+
+    `camera` and `microphone` say whether those are being sent; None (absent
+    on the wire) is a client that does not say, i.e. sends neither.
+    """
 
     TYPE: ClassVar[str] = "share"
     state: ShareStateName
     width: int
     height: int
+    camera: bool | None = None
+    microphone: bool | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "state": self.state, "width": self.width, "height": self.height}
+        wire: dict[str, Any] = {
+            "type": self.TYPE,
+            "state": self.state,
+            "width": self.width,
+            "height": self.height,
+        }
+        if self.camera is not None:
+            wire["camera"] = self.camera
+        if self.microphone is not None:
+            wire["microphone"] = self.microphone
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ShareState:
@@ -208,7 +242,37 @@ class ShareState:
         width, height = _field(d, "width", int), _field(d, "height", int)
         if not (0 <= width <= 16384 and 0 <= height <= 16384):
             raise MalformedMessage("share size is out of range")
-        return cls(state=state, width=width, height=height)
+        return cls(
+            state=state,
+            width=width,
+            height=height,
+            camera=_optional(d, "camera", bool),
+            microphone=_optional(d, "microphone", bool),
+        )
+
+
+MuteDevice = Literal["microphone"]
+
+
+@dataclass(frozen=True)
+class Mute:
+    """Receiver → client: the room turned this presenter's microphone off.
+
+    Sent only to clients whose `hello` listed the `mute` feature.
+    """
+
+    TYPE: ClassVar[str] = "mute"
+    device: MuteDevice = "microphone"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "device": self.device}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Mute:
+        device = _field(d, "device", str)
+        if device != "microphone":
+            raise MalformedMessage(f"cannot mute {device[:MAX_FEATURE_CHARS]!r}")
+        return cls(device="microphone")
 
 
 @dataclass(frozen=True)
@@ -283,9 +347,10 @@ class Error:
         )
 
 
-Message = Hello | Welcome | Pake | Offer | Answer | ShareState | Stop | Bye | Error
+Message = Hello | Welcome | Pake | Offer | Answer | ShareState | Mute | Stop | Bye | Error
 _TYPES: dict[str, Any] = {
-    cls.TYPE: cls for cls in (Hello, Welcome, Pake, Offer, Answer, ShareState, Stop, Bye, Error)
+    cls.TYPE: cls
+    for cls in (Hello, Welcome, Pake, Offer, Answer, ShareState, Mute, Stop, Bye, Error)
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.settings import ClientSettings
 
 if TYPE_CHECKING:
+    from montage_client.core.devices import Device, DeviceKind
+
     from .controller import ClientController
     from .join_window import JoinWindow
     from .sharing_bar import SharingBar
@@ -17,12 +20,29 @@ if TYPE_CHECKING:
 
 def build(port: int = DEFAULT_PORT) -> tuple[ClientController, JoinWindow, SharingBar]:
     """Make the windows and their controller (the QApplication must exist)."""
+    from PySide6.QtMultimedia import QMediaDevices
+
+    from montage_client.core.devices import list_devices, synthetic_device
+
     from .controller import ClientController
     from .join_window import JoinWindow
     from .sharing_bar import SharingBar
 
+    def devices(kind: DeviceKind) -> list[Device]:
+        present = list_devices(kind)
+        # The built-in test pattern and tone, for demos on machines without devices.
+        if os.environ.get("MONTAGE_TEST_DEVICES"):
+            present.append(synthetic_device(kind))
+        return present
+
     join_window, sharing_bar = JoinWindow(), SharingBar()
-    controller = ClientController(join_window, sharing_bar, ClientSettings.load(), port=port)
+    controller = ClientController(
+        join_window, sharing_bar, ClientSettings.load(), port=port, device_lister=devices
+    )
+    # A camera plugged in (or out) shows up in the pickers at once.
+    watcher = QMediaDevices(controller)
+    watcher.videoInputsChanged.connect(controller.refresh_devices)
+    watcher.audioInputsChanged.connect(controller.refresh_devices)
     return controller, join_window, sharing_bar
 
 
@@ -41,5 +61,5 @@ def run_app(port: int = DEFAULT_PORT) -> int:
     app.lastWindowClosed.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
-        controller.stop()
+        controller.close()
     return 0

@@ -12,21 +12,33 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
+from montage_client.core.devices import Device, DeviceKind, list_devices
+from montage_client.core.local_media import LocalMedia, MediaChange
 from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
-from montage_client.core.share_client import PinWanted, Progress, ShareClient, Sharing, Update
-from montage_client.protocol.errors import MontageError
+from montage_client.core.share_client import (
+    Notice,
+    PinWanted,
+    Progress,
+    ShareClient,
+    Sharing,
+    Update,
+)
+from montage_client.protocol.errors import DeviceUnavailable, MontageError
 from montage_client.protocol.meeting_id import MeetingId
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.settings import ClientSettings
 
 from .join_window import JoinWindow
+from .media_controls import PREVIEW_SIZE, MediaControls
 from .sharing_bar import SharingBar
 
 logger = logging.getLogger(__name__)
 
 GrabberFactory = Callable[[int], Grabber]
+DeviceLister = Callable[[DeviceKind], list[Device]]
+PREVIEW_HZ = 15
 
 
 class ClientController(QObject):
@@ -39,6 +51,8 @@ class ClientController(QObject):
         port: int = DEFAULT_PORT,
         grabber_factory: GrabberFactory = lambda monitor: ScreenGrabber(monitor=monitor),
         monitor_lister: Callable[[], list[Monitor]] = list_monitors,
+        device_lister: DeviceLister = list_devices,
+        media: LocalMedia | None = None,
     ) -> None:
         super().__init__()
         self.join_window = join_window
@@ -51,6 +65,28 @@ class ClientController(QObject):
         self.task: asyncio.Task[None] | None = None
         self.sharing = False
         self._pin: asyncio.Future[str] | None = None
+        # Camera and microphone outlive a share: previewed before joining,
+        # kept on across it. Both windows show the same controls.
+        self.media = media or LocalMedia()
+        self.device_lister = device_lister
+        self.devices: dict[DeviceKind, list[Device]] = {kind: [] for kind in DeviceKind}
+        self.chosen: dict[DeviceKind, int] = {kind: 0 for kind in DeviceKind}
+        self.controls: tuple[MediaControls, ...] = (
+            join_window.media_controls,
+            sharing_bar.media_controls,
+        )
+        self._switching: set[asyncio.Task[None]] = set()
+        self.media.subscribe(self._on_media)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setInterval(1000 // PREVIEW_HZ)
+        self._preview_timer.timeout.connect(self._show_preview)
+        self._preview_seq = -1
+        for controls in self.controls:
+            controls.camera_toggled.connect(lambda on: self._switch(DeviceKind.CAMERA, on))
+            controls.microphone_toggled.connect(lambda on: self._switch(DeviceKind.MICROPHONE, on))
+            controls.camera_chosen.connect(lambda i: self._choose(DeviceKind.CAMERA, i))
+            controls.microphone_chosen.connect(lambda i: self._choose(DeviceKind.MICROPHONE, i))
+        self.refresh_devices()
 
         join_window.set_name(settings.name)
         join_window.set_recent(
@@ -92,6 +128,98 @@ class ClientController(QObject):
         if self.client is not None:
             self.client.select_monitor(index)
 
+    # -- camera and microphone ------------------------------------------------
+    def refresh_devices(self) -> None:
+        """Fill the pickers from the devices present now (names as the system shows them)."""
+        for kind in DeviceKind:
+            try:
+                present = self.device_lister(kind)
+            except Exception as exc:
+                logger.warning("cannot list %ss: %s", kind.value, exc)
+                present = []
+            on = self.media.sources[kind]
+            current = next(
+                (i for i, d in enumerate(present) if on is not None and d == on.device),
+                next((i for i, d in enumerate(present) if d.default), 0),
+            )
+            self.devices[kind] = present
+            self.chosen[kind] = current
+            names = [d.name for d in present]
+            for controls in self.controls:
+                if kind is DeviceKind.CAMERA:
+                    controls.set_cameras(names, current)
+                else:
+                    controls.set_microphones(names, current)
+
+    def _switch(self, kind: DeviceKind, on: bool) -> None:
+        present = self.devices[kind]
+        device = present[self.chosen[kind]] if on and present else None
+        self._run_switch(kind, device)
+
+    def _choose(self, kind: DeviceKind, index: int) -> None:
+        if not 0 <= index < len(self.devices[kind]):
+            return
+        self.chosen[kind] = index
+        for controls in self.controls:
+            combo = (
+                controls.camera_combo if kind is DeviceKind.CAMERA else controls.microphone_combo
+            )
+            combo.setCurrentIndex(index)
+        if self.media.sources[kind] is not None:
+            self._run_switch(kind, self.devices[kind][index])
+
+    def _run_switch(self, kind: DeviceKind, device: Device | None) -> None:
+        for controls in self.controls:
+            controls.show_problem("")
+        # Opening a device runs in a worker thread; the window stays live.
+        task = asyncio.ensure_future(self._switch_now(kind, device))
+        self._switching.add(task)
+        task.add_done_callback(self._switching.discard)
+
+    async def _switch_now(self, kind: DeviceKind, device: Device | None) -> None:
+        try:
+            await self.media.switch(kind, device)
+        except DeviceUnavailable:
+            pass  # _on_media shows the sentence
+        except Exception as exc:
+            logger.exception("switching the %s failed", kind.value)
+            for controls in self.controls:
+                controls.show_problem(f"The {kind.value} could not be switched: {exc}")
+
+    def _on_media(self, change: MediaChange) -> None:
+        on = change.device is not None
+        for controls in self.controls:
+            if change.kind is DeviceKind.CAMERA:
+                controls.set_camera_on(on)
+            else:
+                controls.set_microphone_on(on)
+            if change.problem is not None:
+                controls.show_problem(str(change.problem))
+        if change.kind is DeviceKind.CAMERA:
+            camera = self.media.camera
+            if camera is not None:
+                # The capture thread scales the preview, not the GUI thread.
+                camera.preview_size = PREVIEW_SIZE
+                self._preview_seq = -1
+                self._preview_timer.start()
+            else:
+                self._preview_timer.stop()
+
+    def _show_preview(self) -> None:
+        camera = self.media.camera
+        if camera is None or camera.preview is None or camera.preview_seq == self._preview_seq:
+            return
+        self._preview_seq = camera.preview_seq
+        for controls in self.controls:
+            if controls.isVisible():
+                controls.preview.show_frame(camera.preview)
+
+    def close(self) -> None:
+        """The app is closing: stop the share and let the devices go."""
+        self.stop()
+        self._preview_timer.stop()
+        self.media.close()
+
     def stop(self) -> None:
         """Stop (while sharing) or cancel (while connecting)."""
         if self.client is not None and self.sharing:
@@ -109,6 +237,7 @@ class ClientController(QObject):
             self._ask_pin,
             port=self.port,
             on_update=self._on_update,
+            media=self.media,
         )
         error: str | None = None
         notice = "You stopped sharing."
@@ -124,6 +253,7 @@ class ClientController(QObject):
         finally:
             self.client = None
             self.sharing = False
+            self.sharing_bar.show_notice("")
             self.sharing_bar.hide()
             self.join_window.reset()
             self.join_window.show()
@@ -142,7 +272,9 @@ class ClientController(QObject):
             self._pin = None
 
     def _on_update(self, update: Update) -> None:
-        if isinstance(update, Progress):
+        if isinstance(update, Notice):
+            self.sharing_bar.show_notice(update.text)
+        elif isinstance(update, Progress):
             self.join_window.show_progress(update.text)
         elif isinstance(update, Sharing):
             self.sharing = True

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .media_controls import MediaControls
+
 logger = logging.getLogger(__name__)
 
 PIN_LENGTH = 4
@@ -109,6 +111,9 @@ class JoinWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addLayout(form)
+        # Camera and microphone can be chosen, previewed and switched on before joining.
+        self.media_controls = MediaControls()
+        layout.addWidget(self.media_controls)
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_label)
         layout.addStretch(1)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from montage_client.core.screen_source import Monitor
+
+from .media_controls import MediaControls
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +41,22 @@ class SharingBar(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop sharing and leave the room")
 
-        layout = QHBoxLayout(self)
+        self.notice_label = QLabel()
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
+        # Camera and microphone switch on and off here while sharing.
+        self.media_controls = MediaControls(compact=True)
+
+        row = QHBoxLayout()
+        row.addWidget(self.status_label, 1)
+        row.addWidget(self.monitor_combo)
+        row.addWidget(self.pause_button)
+        row.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.status_label, 1)
-        layout.addWidget(self.monitor_combo)
-        layout.addWidget(self.pause_button)
-        layout.addWidget(self.stop_button)
+        layout.addLayout(row)
+        layout.addWidget(self.notice_label)
+        layout.addWidget(self.media_controls)
 
         # `activated` fires only for the person's own choice, never for
         # set_monitors filling the list.
@@ -71,6 +83,11 @@ class SharingBar(QWidget):
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
+
+    def show_notice(self, text: str) -> None:
+        """Something to know while sharing goes on (the room muted you)."""
+        self.notice_label.setText(text)
+        self.notice_label.setVisible(bool(text))
 
     def set_paused(self, paused: bool) -> None:
         self.pause_button.setChecked(paused)

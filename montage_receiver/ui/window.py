@@ -56,6 +56,9 @@ MUTED = QColor(150, 156, 168)
 ACCENT = QColor(110, 180, 255)
 
 REFRESH_HZ = 60
+# The presenter's camera: a picture-in-picture inset this share of the tile's width.
+CAMERA_INSET_SHARE = 0.26
+MUTED_COLOUR = QColor(230, 70, 70)
 MAX_SHORTCUT_TILES = 4
 HINT = "Open Montage on your computer and enter this meeting ID."
 
@@ -114,11 +117,96 @@ def _set_text_colour(widget: QWidget, colour: QColor) -> None:
     widget.setPalette(palette)
 
 
+class _Conversion:
+    """Newest-frame-only conversion of one picture (screen or camera) through the pool."""
+
+    def __init__(self) -> None:
+        self.image: QImage | None = None
+        # The QImage borrows this array's memory; it must live as long as the image.
+        self.array: RgbArray | None = None
+        self.image_seq = -1
+        self.painted_seq = -1
+        self._requested: tuple[int, tuple[int, int]] = (-1, (0, 0))
+        self._future: Future[RgbArray] | None = None
+        self._future_seq = -1
+
+    def poll(self, pool: ThreadPoolExecutor, frame: Any, seq: int, size: tuple[int, int]) -> bool:
+        """Collect a finished conversion; start one for a newer frame. True if the image changed."""
+        changed = False
+        future = self._future
+        if future is not None:
+            if not future.done():
+                return False
+            self._future = None
+            try:
+                array = future.result()
+            except Exception:
+                logger.exception("converting a frame failed")
+            else:
+                height, width = array.shape[:2]
+                self.image = QImage(
+                    array.data, width, height, array.strides[0], QImage.Format.Format_RGB888
+                )
+                self.array = array
+                self.image_seq = self._future_seq
+                changed = True
+        if frame is None or (seq, size) == self._requested:
+            return changed
+        self._requested = (seq, size)
+        self._future_seq = seq
+        self._future = pool.submit(_convert, frame, size[0], size[1])
+        return changed
+
+    def clear(self) -> None:
+        self.discard()
+        self.image = None
+        self.array = None
+        self._requested = (-1, (0, 0))
+
+    def discard(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+            self._future = None
+
+
+def _paint_mic_off(painter: QPainter, box: QRect) -> None:
+    """A microphone with a red stroke through it, drawn to fit `box`."""
+    painter.save()
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = box.width(), box.height()
+        pen = painter.pen()
+        pen.setColor(FOREGROUND)
+        pen.setWidthF(max(1.5, h * 0.08))
+        painter.setPen(pen)
+        body = QRect(box.x() + round(w * 0.35), box.y(), round(w * 0.3), round(h * 0.6))
+        painter.drawRoundedRect(body, body.width() / 2, body.width() / 2)
+        cx = box.x() + w // 2
+        painter.drawLine(cx, box.y() + round(h * 0.78), cx, box.bottom())
+        painter.drawArc(
+            QRect(
+                box.x() + round(w * 0.2), box.y() + round(h * 0.2), round(w * 0.6), round(h * 0.6)
+            ),
+            180 * 16,
+            180 * 16,
+        )
+        pen.setColor(MUTED_COLOUR)
+        pen.setWidthF(max(2.0, h * 0.11))
+        painter.setPen(pen)
+        painter.drawLine(box.topLeft(), box.bottomRight())
+    finally:
+        painter.restore()
+
+
 class _Tile(QWidget):
-    """One presenter: newest frame letterboxed on black, name bar, pause overlay, Stop."""
+    """One presenter: newest frame letterboxed on black, camera inset, name bar, pause, Stop."""
 
     def __init__(
-        self, presenter: Presenter, on_stop: Callable[[int], None], parent: QWidget
+        self,
+        presenter: Presenter,
+        on_stop: Callable[[int], None],
+        parent: QWidget,
+        on_mute: Callable[[int, bool], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.presenter = presenter
@@ -144,13 +232,59 @@ class _Tile(QWidget):
             "QPushButton:pressed { background: rgba(150, 30, 30, 255); }"
         )
         self.stop_button.clicked.connect(lambda: on_stop(self.presenter.id))
+        self.camera = _Conversion()
+        self.camera_frames_painted = 0
+
+        # Only shown while the presenter's microphone is live (or the room has
+        # silenced it): a screen-only share has nothing to mute.
+        self.mute_button = QPushButton("Mute", self)
+        self.mute_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.mute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mute_button.setStyleSheet(
+            "QPushButton { background: rgba(40, 44, 52, 210); color: white;"
+            " border: none; border-radius: 6px; padding: 4px 12px; }"
+            "QPushButton:hover { background: rgba(70, 76, 88, 240); }"
+        )
+        self.mute_button.clicked.connect(
+            lambda: (
+                on_mute(self.presenter.id, not self.presenter.muted_by_room)
+                if on_mute is not None
+                else None
+            )
+        )
         self._shortcut_number: int | None = None
         self.set_presenter(presenter)
 
     def set_presenter(self, presenter: Presenter) -> None:
         self.presenter = presenter
         self._update_tooltip()
+        muted = presenter.muted_by_room
+        self.mute_button.setText("Unmute" if muted else "Mute")
+        self.mute_button.setToolTip(
+            f"Let the room hear {presenter.name} again"
+            if muted
+            else f"Silence {presenter.name}'s microphone"
+        )
+        self.mute_button.setVisible(presenter.microphone_on or muted)
+        self._place_buttons()
+        if not presenter.camera_on:
+            self.camera.clear()
         self.update()
+
+    @property
+    def shows_muted_mark(self) -> bool:
+        return not self.presenter.microphone_on or self.presenter.muted_by_room
+
+    def camera_rect(self) -> QRect | None:
+        """Where the camera inset is drawn (None while there is none)."""
+        image = self.camera.image
+        if image is None or not self.presenter.camera_on:
+            return None
+        width = max(2, round(self.width() * CAMERA_INSET_SHARE))
+        height = max(2, round(width * image.height() / max(1, image.width())))
+        margin = max(6, round(self.height() * 0.015))
+        bottom = self.height() - self._name_bar_height() - margin
+        return QRect(self.width() - width - margin, bottom - height, width, height)
 
     def set_shortcut_number(self, number: int | None) -> None:
         self._shortcut_number = number
@@ -165,6 +299,7 @@ class _Tile(QWidget):
 
     def refresh(self, pool: ThreadPoolExecutor) -> None:
         """Timer tick: collect a finished conversion, start one for a newer frame."""
+        self._refresh_camera(pool)
         future = self._future
         if future is not None:
             if not future.done():
@@ -187,6 +322,17 @@ class _Tile(QWidget):
         self._requested_size = size
         self._future_seq = self.presenter.seq
         self._future = pool.submit(_convert, frame, size[0], size[1])
+
+    def _refresh_camera(self, pool: ThreadPoolExecutor) -> None:
+        p = self.presenter
+        frame = p.camera_latest if p.camera_on else None
+        size = (2, 2)
+        if frame is not None:
+            ratio = self.devicePixelRatioF()
+            box = round(self.width() * CAMERA_INSET_SHARE * ratio)
+            size = fit_size(int(frame.width), int(frame.height), box, box)
+        if self.camera.poll(pool, frame, p.camera_seq, size):
+            self.update()
 
     def _target_size(self, frame: Any) -> tuple[int, int]:
         ratio = self.devicePixelRatioF()
@@ -211,16 +357,24 @@ class _Tile(QWidget):
         if self._future is not None:
             self._future.cancel()
             self._future = None
+        self.camera.discard()
 
     # -- drawing --------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         h = self.height()
-        self.stop_button.setFont(_pixel_font(self.font(), round(min(30, max(14, h * 0.034)))))
+        font = _pixel_font(self.font(), round(min(30, max(14, h * 0.034))))
+        self.stop_button.setFont(font)
+        self.mute_button.setFont(font)
+        self._place_buttons()
+
+    def _place_buttons(self) -> None:
+        margin = max(8, round(self.height() * 0.015))
         self.stop_button.adjustSize()
-        margin = max(8, round(h * 0.015))
+        self.mute_button.adjustSize()
         self.stop_button.move(self.width() - self.stop_button.width() - margin, margin)
+        self.mute_button.move(self.stop_button.x() - self.mute_button.width() - margin, margin)
 
     def _name_bar_height(self) -> int:
         return max(24, round(self.height() * 0.06))
@@ -254,12 +408,24 @@ class _Tile(QWidget):
 
             if self.presenter.share_state == "paused":
                 self._paint_paused(painter)
+            self._paint_camera(painter)
             self._paint_name_bar(painter)
             # A hairline keeps neighbouring black tiles visibly separate.
             painter.setPen(QColor(60, 64, 72))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         finally:
             painter.end()
+
+    def _paint_camera(self, painter: QPainter) -> None:
+        rect = self.camera_rect()
+        image = self.camera.image
+        if rect is None or image is None:
+            return
+        painter.fillRect(rect.adjusted(-2, -2, 2, 2), QColor(0, 0, 0, 200))
+        painter.drawImage(rect, image)
+        if self.camera.image_seq != self.camera.painted_seq:
+            self.camera.painted_seq = self.camera.image_seq
+            self.camera_frames_painted += 1
 
     def _paint_paused(self, painter: QPainter) -> None:
         painter.fillRect(self.rect(), QColor(0, 0, 0, 160))
@@ -276,6 +442,13 @@ class _Tile(QWidget):
         painter.setPen(FOREGROUND)
         pad = round(bar_h * 0.4)
         text_rect = bar.adjusted(pad, 0, -pad, 0)
+        if self.shows_muted_mark:
+            icon = round(bar_h * 0.6)
+            _paint_mic_off(
+                painter,
+                QRect(bar.right() - pad - icon, bar.y() + (bar_h - icon) // 2, icon, icon),
+            )
+            text_rect.setRight(text_rect.right() - icon - pad)
         name = QFontMetrics(font).elidedText(
             self.presenter.name, Qt.TextElideMode.ElideRight, text_rect.width()
         )
@@ -356,6 +529,7 @@ class ReceiverWindow(QWidget):
     """The room display. Emits `stop_requested(presenter_id)`; the owner does the stopping."""
 
     stop_requested = Signal(int)
+    mute_requested = Signal(int, bool)  # presenter id, mute (True) or let be heard (False)
 
     def __init__(self, room: str, meeting_id: str, pin: str | None) -> None:
         super().__init__()
@@ -418,7 +592,7 @@ class ReceiverWindow(QWidget):
         if self._tile(p.id) is not None:
             self.update_presenter(p)
             return
-        tile = _Tile(p, self.stop_requested.emit, self.grid)
+        tile = _Tile(p, self.stop_requested.emit, self.grid, self.mute_requested.emit)
         self.grid.tiles.append(tile)
         tile.show()
         self._tiles_changed()
