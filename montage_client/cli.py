@@ -21,6 +21,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+# Light: only the enum (no aiortc, no capture code).
+from montage_client.core.change_pacing import Quality
 from montage_client.protocol.errors import (
     DeviceUnavailable,
     InvalidInput,
@@ -61,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds (default: until Ctrl-C)",
     )
     join.add_argument("--fps", type=float, default=30.0, help="capture rate (default 30)")
+    join.add_argument(
+        "--quality",
+        choices=[q.value for q in Quality],
+        default=Quality.AUTO.value,
+        help="text: sharp, up to 15 fps; motion: smooth, full rate; auto (default): sharp "
+        "while the screen is mostly still, smooth while large areas move",
+    )
     join.add_argument(
         "--camera",
         metavar="DEVICE",
@@ -168,6 +177,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
         give_pin,
         port=args.port,
         fps=args.fps,
+        quality=Quality(args.quality),
         on_update=report,
         media=media,
     )

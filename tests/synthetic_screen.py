@@ -17,9 +17,15 @@ from montage_client.protocol.errors import InvalidInput
 class StampGrabber:
     """BGRA frames with a live timestamp strip; several 'monitors' of given sizes."""
 
-    def __init__(self, sizes: tuple[tuple[int, int], ...] = ((640, 360),), monitor: int = 1):
+    def __init__(
+        self,
+        sizes: tuple[tuple[int, int], ...] = ((640, 360),),
+        monitor: int = 1,
+        busy: bool = False,
+    ):
         self.sizes = sizes
         self.monitor = monitor
+        self.busy = busy  # a large area changes on every grab (video, scrolling)
         self.grabs = 0
 
     def open(self) -> None:
@@ -42,6 +48,8 @@ class StampGrabber:
         x = (self.grabs * 8) % max(1, width - 64)
         frame[height // 2 : height // 2 + 64, :, :3] = (40, 40, 200)
         frame[height // 2 : height // 2 + 64, x : x + 64, :3] = (200, 200, 40)
+        if self.busy:
+            frame[height // 4 : height * 3 // 4, :, 1] = (self.grabs * 7) % 256
         paint_strip(frame, now_ms())
         self.grabs += 1
         if region is None:

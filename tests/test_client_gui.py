@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from montage_client.core.change_pacing import Quality
 from montage_client.core.devices import Device, DeviceKind, synthetic_device
 from montage_client.core.local_media import LocalMedia
 from montage_client.core.screen_source import Monitor
@@ -152,6 +153,15 @@ def test_wrong_pin_then_right_pin_then_room_stops_the_share(
             lambda: (presenter.width, presenter.height) == SIZES[1],
             "the second screen at the receiver",
         )
+        # Sharp text, chosen in the bar, reaches the capture live.
+        assert person.bar.quality_combo.currentData() == "auto"
+        text = person.bar.quality_combo.findData("text")
+        person.bar.quality_combo.setCurrentIndex(text)
+        person.bar.quality_combo.activated.emit(text)
+        client = person.controller.client
+        assert client is not None
+        await until(lambda: client.source.pacer.quality is Quality.TEXT, "text mode")
+        assert client.source.pacer.full_fps <= 15
         # Pause from the bar.
         QTest.mouseClick(person.bar.pause_button, Qt.MouseButton.LeftButton)
         await until(lambda: presenter.share_state == "paused", "paused at the receiver")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from bench.stamp import decode_stamp, latency_ms
+from montage_client.core.change_pacing import Quality
 from montage_client.core.share_client import PinWanted, ShareClient, Sharing, Update
 from montage_client.protocol import messages as m
 from montage_client.protocol.errors import (
@@ -236,6 +238,26 @@ def test_fifth_presenter_is_told_the_room_is_full(tmp_path: Path) -> None:
             for who in (first, second):
                 who.client.request_stop()
                 assert await who.outcome() is None
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(("quality", "low", "high"), [("text", 8, 16), ("motion", 24, 32)])
+def test_quality_sets_the_frame_rate_of_a_busy_screen(
+    tmp_path: Path, quality: str, low: float, high: float
+) -> None:
+    async def scenario() -> None:
+        async with meeting(tmp_path) as mt:
+            ivy = Presenting(mt, "Ivy", grabber=StampGrabber(busy=True), quality=Quality(quality))
+            await ivy.sharing()
+            p = await presenter_named(mt, "Ivy")
+            await frames_reach(p, 10)
+            start, t0 = p.frames, time.monotonic()
+            await asyncio.sleep(2.0)
+            fps = (p.frames - start) / (time.monotonic() - t0)
+            assert low <= fps <= high, f"{quality}: {fps:.1f} fps"
+            ivy.client.request_stop()
+            assert await ivy.outcome() is None
 
     run(scenario())
 

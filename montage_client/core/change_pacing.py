@@ -49,9 +49,8 @@ class Quality(enum.StrEnum):
 
 class ChangePacer:
     def __init__(self, quality: Quality, fps: float) -> None:
-        self.quality = quality
-        self.full_fps = min(fps, TEXT_FPS) if quality is Quality.TEXT else fps
-        self.hints: EncodeHints = MOTION if quality is Quality.MOTION else TEXT
+        self.fps = fps
+        self.set_quality(quality)
         self._pending = False  # a change not yet sent
         self._pending_large = False
         self._last_sent = float("-inf")
@@ -59,6 +58,13 @@ class ChangePacer:
         self._small_since: float | None = None
         self._large_since: float | None = None
         self._last_large = float("-inf")
+        self._hints_since = float("-inf")
+
+    def set_quality(self, quality: Quality) -> None:
+        """Switch modes (the person's choice, live during a share)."""
+        self.quality = quality
+        self.full_fps = min(self.fps, TEXT_FPS) if quality is Quality.TEXT else self.fps
+        self.hints: EncodeHints = MOTION if quality is Quality.MOTION else TEXT
         self._hints_since = float("-inf")
 
     def observe(self, changed: float, now: float) -> None:

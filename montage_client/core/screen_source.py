@@ -114,6 +114,7 @@ class ScreenSource:
         self.fps = fps
         self.on_error = on_error
         self.pacer = ChangePacer(quality, fps)
+        self._pending_quality: Quality | None = None
         self.frames = ScreenFrames(grabber, self.pacer)
         self.frames_captured = 0
         self.error: Exception | None = None
@@ -159,6 +160,10 @@ class ScreenSource:
     def paused(self) -> bool:
         return self._paused.is_set()
 
+    def set_quality(self, quality: Quality) -> None:
+        """Sharp text, smooth motion, or automatic; takes effect at the next capture."""
+        self._pending_quality = quality
+
     def select_monitor(self, index: int) -> None:
         """Switch monitors live; takes effect at the next capture."""
         self._pending_monitor = index
@@ -197,6 +202,10 @@ class ScreenSource:
                         self.frames.reset()
                     except InvalidInput as exc:
                         logger.warning("cannot switch monitor: %s", exc)
+                if self._pending_quality is not None:
+                    # Applied here so the pacer is only ever touched by this thread.
+                    quality, self._pending_quality = self._pending_quality, None
+                    self.pacer.set_quality(quality)
                 if not self._paused.is_set():
                     frame = self.frames.tick(time.monotonic())
                     if frame is not None:

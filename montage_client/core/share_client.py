@@ -39,6 +39,7 @@ from montage_client.protocol.events import (
 from montage_client.protocol.meeting_id import MeetingId
 from montage_client.protocol.pin_auth import certificate_fingerprint
 
+from .change_pacing import Quality
 from .device_track import DeviceTrack
 from .devices import DeviceKind
 from .local_media import LocalMedia, MediaChange
@@ -109,6 +110,7 @@ class ShareClient:
         *,
         port: int = m.DEFAULT_PORT,
         fps: float = 30.0,
+        quality: Quality = Quality.AUTO,
         on_update: Callable[[Update], None] | None = None,
         media: LocalMedia | None = None,
     ) -> None:
@@ -116,7 +118,10 @@ class ShareClient:
         self.name = name
         self.port = port
         self.source = ScreenSource(
-            grabber, fps=fps, on_error=lambda exc: self._inbox.put_nowait(("capture_failed", exc))
+            grabber,
+            fps=fps,
+            on_error=lambda exc: self._inbox.put_nowait(("capture_failed", exc)),
+            quality=quality,
         )
         self._pin_provider = pin_provider
         self._on_update = on_update or (lambda update: None)
@@ -139,6 +144,9 @@ class ShareClient:
 
     def pause(self, paused: bool) -> None:
         self._inbox.put_nowait(("pause", paused))
+
+    def set_quality(self, quality: Quality) -> None:
+        self.source.set_quality(quality)
 
     def select_monitor(self, index: int) -> None:
         self.source.select_monitor(index)

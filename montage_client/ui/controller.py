@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
+from montage_client.core.change_pacing import Quality
 from montage_client.core.devices import Device, DeviceKind, list_devices
 from montage_client.core.local_media import LocalMedia, MediaChange
 from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
@@ -59,6 +60,7 @@ class ClientController(QObject):
         self.sharing_bar = sharing_bar
         self.settings = settings
         self.port = port
+        self.quality = Quality.AUTO  # the person's choice in the sharing bar
         self.grabber_factory = grabber_factory
         self.monitor_lister = monitor_lister
         self.client: ShareClient | None = None
@@ -98,6 +100,7 @@ class ClientController(QObject):
         sharing_bar.stop_requested.connect(self.stop)
         sharing_bar.pause_toggled.connect(self._on_pause)
         sharing_bar.monitor_selected.connect(self._on_monitor)
+        sharing_bar.quality_selected.connect(self._on_quality)
 
     # -- from the widgets ---------------------------------------------------
     def _on_join(self, meeting_text: str, name: str) -> None:
@@ -123,6 +126,11 @@ class ClientController(QObject):
         if self.client is not None:
             self.client.pause(paused)
             self.sharing_bar.set_status(self._status_text(paused))
+
+    def _on_quality(self, value: str) -> None:
+        self.quality = Quality(value)
+        if self.client is not None:
+            self.client.set_quality(self.quality)
 
     def _on_monitor(self, index: int) -> None:
         if self.client is not None:
@@ -236,6 +244,7 @@ class ClientController(QObject):
             self.grabber_factory(monitor),
             self._ask_pin,
             port=self.port,
+            quality=self.quality,
             on_update=self._on_update,
             media=self.media,
         )
@@ -281,6 +290,7 @@ class ClientController(QObject):
             self._room, self._path = update.room, update.path
             self.join_window.hide()
             self.sharing_bar.set_paused(False)
+            self.sharing_bar.set_quality(self.quality)
             self.sharing_bar.set_status(self._status_text(False))
             self.sharing_bar.show()
             self._monitors_task = asyncio.ensure_future(self._fill_monitors())

@@ -11,6 +11,7 @@ import logging
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from montage_client.core.change_pacing import Quality
 from montage_client.core.screen_source import Monitor
 
 from .media_controls import MediaControls
@@ -18,8 +19,16 @@ from .media_controls import MediaControls
 logger = logging.getLogger(__name__)
 
 
+QUALITY_CHOICES = (
+    ("Auto", Quality.AUTO),
+    ("Sharp text", Quality.TEXT),
+    ("Smooth motion", Quality.MOTION),
+)
+
+
 class SharingBar(QWidget):
     monitor_selected = Signal(int)  # Monitor.index
+    quality_selected = Signal(str)  # a Quality value
     pause_toggled = Signal(bool)
     stop_requested = Signal()
 
@@ -35,6 +44,12 @@ class SharingBar(QWidget):
 
         self.monitor_combo = QComboBox()
         self.monitor_combo.setToolTip("Which screen to share")
+        self.quality_combo = QComboBox()
+        self.quality_combo.setToolTip(
+            "Sharp text (fewer frames), smooth motion, or automatic from what is changing"
+        )
+        for label, quality in QUALITY_CHOICES:
+            self.quality_combo.addItem(label, quality.value)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze what the room sees without leaving")
@@ -50,6 +65,7 @@ class SharingBar(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.status_label, 1)
         row.addWidget(self.monitor_combo)
+        row.addWidget(self.quality_combo)
         row.addWidget(self.pause_button)
         row.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
@@ -61,6 +77,9 @@ class SharingBar(QWidget):
         # `activated` fires only for the person's own choice, never for
         # set_monitors filling the list.
         self.monitor_combo.activated.connect(self._on_monitor_activated)
+        self.quality_combo.activated.connect(
+            lambda position: self.quality_selected.emit(self.quality_combo.itemData(position))
+        )
         self.pause_button.toggled.connect(self._show_paused)
         # `clicked` (unlike `toggled`) is not emitted by set_paused.
         self.pause_button.clicked.connect(self.pause_toggled)
@@ -80,6 +99,10 @@ class SharingBar(QWidget):
         self._current_index = current if position >= 0 else None
         # With one screen there is nothing to choose, but its size is still worth showing.
         self.monitor_combo.setEnabled(len(monitors) > 1)
+
+    def set_quality(self, quality: Quality) -> None:
+        """Show the mode in use (without emitting)."""
+        self.quality_combo.setCurrentIndex(self.quality_combo.findData(quality.value))
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
