@@ -96,3 +96,13 @@ def test_motion_mode_never_switches() -> None:
     pacer = ChangePacer(Quality.MOTION, 30)
     run(pacer, 3.0, 0.001)
     assert pacer.hints is MOTION
+
+
+def test_probing_slows_down_only_while_nothing_moves() -> None:
+    pacer = ChangePacer(Quality.AUTO, 30)
+    run(pacer, 3.0, 0.0)
+    assert pacer.tick_interval(3.0) == pytest.approx(1 / 15)
+    pacer.observe(0.5, 3.0)  # a slide changes
+    assert pacer.tick_interval(3.0) == pytest.approx(1 / 30)
+    run(pacer, 4.0, 0.001, start=3.1)  # then only a clock ticks: ambient
+    assert pacer.tick_interval(7.1) == pytest.approx(1 / 15)

@@ -343,3 +343,27 @@ def test_unreachable_receiver_names_the_address(tmp_path: Path) -> None:
         assert caught.value.exit_code == 4
 
     run(scenario())
+
+
+def test_vp8_fallback_carries_the_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer without H264: the share falls back to VP8 and still reads right."""
+    from montage_client.core import rtc
+
+    monkeypatch.setattr(rtc, "PREFERRED_VIDEO_CODECS", ("video/VP8",))
+
+    async def scenario() -> None:
+        async with meeting(tmp_path) as mt:
+            vic = Presenting(mt, "Vic", grabber=StampGrabber(busy=True))
+            await vic.sharing()
+            p = await presenter_named(mt, "Vic")
+            await frames_reach(p, 20)
+            (conn,) = [c for c in mt.service._connections if c.pc is not None]
+            offer = conn.pc.remoteDescription.sdp
+            screen_section = offer.split("m=video")[1]
+            assert "VP8/90000" in screen_section and "H264" not in screen_section
+            stamp = decode_stamp(p.latest.to_ndarray(format="rgb24"))
+            assert stamp is not None and latency_ms(stamp) < 2000
+            vic.client.request_stop()
+            assert await vic.outcome() is None
+
+    run(scenario())

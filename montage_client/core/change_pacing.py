@@ -35,6 +35,10 @@ AMBIENT_AFTER = 2.0
 QUIET_RESET = 1.0  # a pause this long makes the next small change fresh
 KEEPALIVE = 1.0
 IDLE_CHECK = 0.2  # how often a still screen is compared in full
+# While nothing large moves, the screen is probed this often: each tick costs
+# a thread wake-up and two column grabs, and a large change is still caught
+# within 1/IDLE_TICK_HZ (67 ms).
+IDLE_TICK_HZ = 15.0
 TEXT_FPS = 15.0
 MOTION_AFTER = 1.0
 # Switching hints rebuilds the encoder (a keyframe): not more often than this.
@@ -95,6 +99,13 @@ class ChangePacer:
         fresh = self._small_since is None or now - self._small_since < AMBIENT_AFTER
         rate = min(self.full_fps, SMALL_FPS if fresh else AMBIENT_FPS)
         return since >= 1.0 / rate * 0.9
+
+    def tick_interval(self, now: float) -> float:
+        """How long the capture thread may sleep before looking again."""
+        busy = now - self._last_large < QUIET_RESET or (
+            self._small_since is not None and now - self._small_since < AMBIENT_AFTER
+        )
+        return 1.0 / self.fps if busy else 1.0 / min(self.fps, IDLE_TICK_HZ)
 
     def check_interval(self, now: float) -> float:
         """How long until the next full comparison of the screen is worth it."""

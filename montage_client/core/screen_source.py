@@ -191,7 +191,6 @@ class ScreenSource:
             self.error = exc
             self._first_frame.set()
             return
-        period = 1.0 / self.fps
         deadline = time.monotonic()
         try:
             while self._running:
@@ -212,7 +211,8 @@ class ScreenSource:
                         # Tells our encoder how to treat this picture (aiortc_tuning).
                         frame.opaque = self.pacer.hints
                         self._publish(frame)
-                deadline += period
+                # Full rate while things move, slower probing while they do not.
+                deadline += self.pacer.tick_interval(time.monotonic())
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
