@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stamp import now_ms
-from bench.xvfb import Xvfb
+from bench.xvfb import Xvfb, stop_process, workload_on
 
 PY = sys.executable
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,16 +73,6 @@ def measure_cpu(pid: int, seconds: float) -> float:
     return 100.0 * used / (time.monotonic() - t0)
 
 
-def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def run_montage(
     screen: Xvfb, scene: Scene, seconds: float, warmup: float, extra: list[str]
 ) -> dict[str, Any]:
@@ -114,14 +104,14 @@ def run_montage(
         )
         time.sleep(warmup)
         if client.poll() is not None:
-            stop(probe)
+            stop_process(probe)
             raise RuntimeError(f"client exited: {client.stderr.read() if client.stderr else ''}")
         probe.send_signal(signal.SIGUSR1)
         sender_cpu = measure_cpu(client.pid, seconds)
         rss = peak_rss_mb(client.pid)
-        stop(probe)
+        stop_process(probe)
         result: dict[str, Any] = json.loads(probe.stdout.readline())
-        stop(client, signal.SIGINT)
+        stop_process(client, signal.SIGINT)
     first = result.pop("first_frame_wall_ms")
     result.pop("event")
     result["sender_cpu"] = sender_cpu
@@ -162,22 +152,15 @@ def run_ffmpeg(screen: Xvfb, scene: Scene, seconds: float, warmup: float) -> flo
     )
     time.sleep(warmup)
     cpu = measure_cpu(proc.pid, seconds)
-    stop(proc)
+    stop_process(proc)
     return cpu
 
 
 def run_scene(screen: Xvfb, scene: Scene, seconds: float, extra: list[str]) -> dict[str, Any]:
-    workload = subprocess.Popen(
-        [PY, "-m", "bench.workload", "--scene", scene.workload, "--fps", "60"],
-        env=screen.env(),
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with workload_on(screen, scene.workload, fps=60):
         time.sleep(1.5)
         result = run_montage(screen, scene, seconds, warmup=4.0, extra=extra)
         result["ffmpeg_cpu"] = run_ffmpeg(screen, scene, seconds, warmup=2.0)
-    finally:
-        stop(workload)
     result["cpu_ratio"] = result["sender_cpu"] / max(result["ffmpeg_cpu"], 1e-6)
     changes = result.pop("change_latencies_ms")
     if scene.name == "slides":

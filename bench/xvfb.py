@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 class XvfbError(RuntimeError):
@@ -92,3 +97,28 @@ class Xvfb:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait: float = 15) -> None:
+    """Ask a process to end (`sig`), then kill it if it has not within `wait`."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def workload_on(display: Xvfb, scene: str, fps: float = 30) -> Iterator[subprocess.Popen[bytes]]:
+    """The screen workload (`bench.workload`) painting `scene` on `display`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.workload", "--scene", scene, "--fps", str(fps)],
+        env=display.env(),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process(proc, wait=10)

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.xvfb import Xvfb
+from bench.xvfb import Xvfb, stop_process, workload_on
 
 PY = sys.executable
 
@@ -48,13 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"'{args.scene}' workload on it.",
                 flush=True,
             )
-            procs.append(
-                subprocess.Popen(
-                    [PY, "-m", "bench.workload", "--scene", args.scene, "--fps", "30"],
-                    env=env,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+            stack.enter_context(workload_on(screen, args.scene))
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="montage-demo-"))
         pin = f"{secrets.randbelow(10_000):04d}"
         receiver_cmd = [
@@ -145,12 +139,7 @@ def _report(records: list[dict[str, Any]], client_code: int, seconds: float) -> 
 
 def _stop_all(procs: list[subprocess.Popen[Any]]) -> None:
     for proc in reversed(procs):
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc, wait=5)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.xvfb import Xvfb
+from bench.xvfb import Xvfb, workload_on
 from montage_client.protocol.meeting_id import MeetingId
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.timeout(120)]
@@ -25,17 +25,8 @@ PIN = "1357"
 @pytest.fixture(scope="module")
 def screen() -> Iterator[Xvfb]:
     """A laptop screen with something moving on it (a still one sends ~1 fps)."""
-    with Xvfb(800, 600) as display:
-        workload = subprocess.Popen(
-            [sys.executable, "-m", "bench.workload", "--scene", "scroll", "--fps", "30"],
-            env=display.env(),
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            yield display
-        finally:
-            workload.terminate()
-            workload.wait(10)
+    with Xvfb(800, 600) as display, workload_on(display, "scroll"):
+        yield display
 
 
 class Receiver:

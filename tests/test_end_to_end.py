@@ -29,7 +29,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from bench.stamp import FoundStamp, find_stamps, latency_ms
-from bench.xvfb import Xvfb
+from bench.xvfb import Xvfb, workload_on
 from montage_client.core.screen_source import ScreenGrabber, list_monitors
 from montage_client.settings import ClientSettings
 from montage_client.ui.controller import ClientController
@@ -51,17 +51,8 @@ RECENT_MS = 3000
 @pytest.fixture(scope="module")
 def presenter_screen() -> Iterator[Xvfb]:
     """A laptop's screen: the workload painting its strip on an Xvfb display."""
-    with Xvfb(1280, 720) as screen:
-        workload = subprocess.Popen(
-            [sys.executable, "-m", "bench.workload", "--scene", "slides", "--fps", "30"],
-            env=screen.env(),
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            yield screen
-        finally:
-            workload.terminate()
-            workload.wait(10)
+    with Xvfb(1280, 720) as screen, workload_on(screen, "slides"):
+        yield screen
 
 
 class ReceiverProcess:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench.xvfb import Xvfb
+from bench.xvfb import Xvfb, workload_on
 from tests.netns import Namespace, unavailable_reason
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.timeout(120)]
@@ -68,13 +68,8 @@ def test_silent_network_loss_is_noticed_by_both_sides(
             records.append(json.loads(line))
 
     threading.Thread(target=read, daemon=True).start()
-    with Xvfb(800, 600) as screen:
-        # Something moving, so media flows at full rate until the cut.
-        workload = subprocess.Popen(
-            [sys.executable, "-m", "bench.workload", "--scene", "scroll", "--fps", "30"],
-            env=screen.env(),
-            stderr=subprocess.DEVNULL,
-        )
+    # Something moving on the screen, so media flows at full rate until the cut.
+    with Xvfb(800, 600) as screen, workload_on(screen, "scroll"):
         client = subprocess.Popen(
             [
                 sys.executable,
@@ -105,8 +100,6 @@ def test_silent_network_loss_is_noticed_by_both_sides(
         finally:
             if client.poll() is None:
                 client.kill()
-            workload.terminate()
-            workload.wait(10)
     assert client.returncode == 1
     last = err.strip().splitlines()[-1]
     assert last.endswith(
