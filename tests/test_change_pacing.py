@@ -106,3 +106,22 @@ def test_probing_slows_down_only_while_nothing_moves() -> None:
     assert pacer.tick_interval(3.0) == pytest.approx(1 / 30)
     run(pacer, 4.0, 0.001, start=3.1)  # then only a clock ticks: ambient
     assert pacer.tick_interval(7.1) == pytest.approx(1 / 15)
+
+
+def test_refresh_once_after_large_changes_settle() -> None:
+    pacer = ChangePacer(Quality.AUTO, 30)
+    run(pacer, 1.0, 0.0)
+    pacer.observe(0.6, 1.0)  # a new slide
+    assert not pacer.take_refresh(1.2)  # not while it may still be changing
+    assert pacer.take_refresh(1.5)
+    assert not pacer.take_refresh(1.6)  # once
+    run(pacer, 2.0, 0.5, start=2.0)  # video: large changes go on
+    assert not pacer.take_refresh(3.9)
+    assert pacer.take_refresh(4.5)  # it stopped: refresh
+
+
+def test_small_changes_never_ask_for_a_refresh() -> None:
+    pacer = ChangePacer(Quality.AUTO, 30)
+    run(pacer, 1.0, 0.0)
+    run(pacer, 3.0, 0.001, start=1.0)
+    assert not pacer.take_refresh(4.5)

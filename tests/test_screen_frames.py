@@ -53,25 +53,27 @@ def sent_yuv(frame: VideoFrame) -> np.ndarray[Any, np.dtype[np.int16]]:
 def ticks(frames: ScreenFrames, start: float, seconds: float) -> list[VideoFrame]:
     out = []
     for i in range(round(seconds * 30)):
-        frame = frames.tick(start + i / 30)
-        if frame is not None:
-            out.append(frame)
+        outgoing = frames.tick(start + i / 30)
+        if outgoing is not None:
+            out.append(outgoing[0])
     return out
 
 
 def test_changed_rows_only_yet_the_picture_is_whole() -> None:
     screen = PaintedScreen()
     frames = ScreenFrames(screen, ChangePacer(Quality.MOTION, 30))
-    first = frames.tick(0.0)
-    assert first is not None
+    outgoing = frames.tick(0.0)
+    assert outgoing is not None
+    first = outgoing[0]
     assert np.array_equal(sent_yuv(first), full_yuv(screen.pixels))
     rng = np.random.default_rng(2)
     now = 0.0
     for top, bottom in [(10, 31), (101, 102), (0, 240), (200, 240), (57, 140)]:
         screen.pixels[top:bottom, 40:200] = rng.integers(0, 256, (bottom - top, 160, 4))
         now += 0.2
-        frame = frames.tick(now)
-        assert frame is not None
+        outgoing = frames.tick(now)
+        assert outgoing is not None
+        frame = outgoing[0]
         assert np.array_equal(sent_yuv(frame), full_yuv(screen.pixels))
 
 
@@ -93,8 +95,9 @@ def test_large_change_is_sent_on_the_tick_it_happens() -> None:
     ticks(frames, 0.0, 3.0)  # settle into idle
     x = screen.pixels.shape[1] // 3
     screen.pixels[:, x - 20 : x + PROBE_WIDTH + 20] = 255  # through a probe column
-    frame = frames.tick(3.0)
-    assert frame is not None
+    outgoing = frames.tick(3.0)
+    assert outgoing is not None
+    frame = outgoing[0]
     assert np.max(np.abs(sent_yuv(frame) - full_yuv(screen.pixels))) == 0
 
 
@@ -112,6 +115,21 @@ def test_small_change_away_from_the_probes_is_found_by_the_next_check() -> None:
 def test_large_screens_are_scaled_to_fit_1080p(size: tuple[int, int]) -> None:
     screen = PaintedScreen(*size)
     frames = ScreenFrames(screen, ChangePacer(Quality.AUTO, 30))
-    frame = frames.tick(0.0)
-    assert frame is not None
-    assert (frame.width, frame.height) == (1920, 1080)
+    outgoing = frames.tick(0.0)
+    assert outgoing is not None
+    assert (outgoing[0].width, outgoing[0].height) == (1920, 1080)
+
+
+def test_a_settled_large_change_is_refreshed_once() -> None:
+    screen = PaintedScreen()
+    frames = ScreenFrames(screen, ChangePacer(Quality.AUTO, 30))
+    for i in range(90):  # settle
+        frames.tick(i / 30)
+    screen.pixels[:, :] = 200  # a new slide
+    refreshes = []
+    for i in range(60):
+        outgoing = frames.tick(3.0 + i / 30)
+        if outgoing is not None and outgoing[1]:
+            refreshes.append(3.0 + i / 30)
+    assert len(refreshes) == 1
+    assert 3.35 <= refreshes[0] <= 3.6  # shortly after the change settled

@@ -77,7 +77,11 @@ class ScreenH264Encoder(H264Encoder):
         if self.codec is None or self._built_for is None:
             return True
         width, height, built_hints, bitrate = self._built_for
-        if (frame.width, frame.height, hints) != (width, height, built_hints):
+        if (frame.width, frame.height, hints.codec_settings) != (
+            width,
+            height,
+            built_hints.codec_settings,
+        ):
             return True
         moved = abs(self._target - bitrate) / bitrate
         return moved > REBUILD_RATIO and time.monotonic() - self._built_at > REBUILD_INTERVAL
@@ -122,7 +126,9 @@ class ScreenH264Encoder(H264Encoder):
             self._build(frame, hints)
         assert self.codec is not None
         frame.pict_type = (
-            av.video.frame.PictureType.I if force_keyframe else av.video.frame.PictureType.NONE
+            av.video.frame.PictureType.I
+            if force_keyframe or hints.refresh
+            else av.video.frame.PictureType.NONE
         )
         data = b"".join(bytes(packet) for packet in self.codec.encode(frame))
         if data:

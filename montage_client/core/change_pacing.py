@@ -43,6 +43,11 @@ TEXT_FPS = 15.0
 MOTION_AFTER = 1.0
 # Switching hints rebuilds the encoder (a keyframe): not more often than this.
 HINTS_HOLD = 3.0
+# A large change is coded as a prediction from the old picture; when the
+# screen then stands still, x264 never revisits those blocks and ghosts of
+# the old content stay. Once large changes have stopped for this long, one
+# keyframe redraws the picture sharp.
+REFRESH_AFTER = 0.4
 
 
 class Quality(enum.StrEnum):
@@ -63,6 +68,7 @@ class ChangePacer:
         self._large_since: float | None = None
         self._last_large = float("-inf")
         self._hints_since = float("-inf")
+        self._refresh_due = False
 
     def set_quality(self, quality: Quality) -> None:
         """Switch modes (the person's choice, live during a share)."""
@@ -84,11 +90,19 @@ class ChangePacer:
         if changed >= LARGE_CHANGE:
             self._pending_large = True
             self._last_large = now
+            self._refresh_due = True
             if self._large_since is None:
                 self._large_since = now
         elif self._small_since is None:
             self._small_since = now
         self._update_hints(now)
+
+    def take_refresh(self, now: float) -> bool:
+        """True, once, when the picture should be re-sent whole (see REFRESH_AFTER)."""
+        if self._refresh_due and now - self._last_large >= REFRESH_AFTER:
+            self._refresh_due = False
+            return True
+        return False
 
     def should_send(self, now: float) -> bool:
         since = now - self._last_sent

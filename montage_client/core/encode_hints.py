@@ -16,6 +16,14 @@ class EncodeHints:
     preset: str  # libx264 preset
     crf: int  # constant quality; lower is sharper
     name: str = ""
+    # Encode this picture whole (a keyframe): after a large change settles,
+    # so the blocks predicted from the old picture are redrawn sharp.
+    refresh: bool = False
+
+    @property
+    def codec_settings(self) -> tuple[str, int]:
+        """What the encoder must be rebuilt for when it changes."""
+        return self.preset, self.crf
 
 
 # Sharp text, fewer frames: a slower preset finds better references.

@@ -80,8 +80,8 @@ class ScreenFrames:
         self._next_check = 0.0
         self._checked_at = float("-inf")
 
-    def tick(self, now: float) -> VideoFrame | None:
-        """The frame to send now, or None."""
+    def tick(self, now: float) -> tuple[VideoFrame, bool] | None:
+        """The frame to send now and whether to send it whole (a keyframe), or None."""
         if self._canvas is None:
             self._canvas = self.grabber.grab()
             height = self._canvas.shape[0]
@@ -89,7 +89,8 @@ class ScreenFrames:
             self.pacer.observe(1.0, now)
         elif now >= self._next_check or self._probe_changed():
             self._check(now)
-        if not self.pacer.should_send(now):
+        refresh = self.pacer.take_refresh(now)
+        if not refresh and not self.pacer.should_send(now):
             return None
         if now - self._checked_at > CHECK_FRESH:
             # About to send (a keep-alive or a slow ambient frame): look
@@ -98,7 +99,7 @@ class ScreenFrames:
         self.pacer.sent(now)
         if self._dirty is not None or self._frame is None:
             self._frame = self._build()
-        return self._frame
+        return self._frame, refresh
 
     # -- internals ----------------------------------------------------------
     def _probe_changed(self) -> bool:

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -206,10 +206,12 @@ class ScreenSource:
                     quality, self._pending_quality = self._pending_quality, None
                     self.pacer.set_quality(quality)
                 if not self._paused.is_set():
-                    frame = self.frames.tick(time.monotonic())
-                    if frame is not None:
+                    outgoing = self.frames.tick(time.monotonic())
+                    if outgoing is not None:
+                        frame, refresh = outgoing
                         # Tells our encoder how to treat this picture (aiortc_tuning).
-                        frame.opaque = self.pacer.hints
+                        hints = self.pacer.hints
+                        frame.opaque = replace(hints, refresh=True) if refresh else hints
                         self._publish(frame)
                 # Full rate while things move, slower probing while they do not.
                 deadline += self.pacer.tick_interval(time.monotonic())

@@ -1,0 +1,83 @@
+"""Our aiortc tuning: the H264 encoder and the marker-aware jitter buffer."""
+
+from __future__ import annotations
+
+import fractions
+from dataclasses import replace
+
+import av
+import numpy as np
+from aiortc.codecs.h264 import H264Decoder, h264_depayload
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+
+from montage_client.core.aiortc_tuning import MarkerJitterBuffer, ScreenH264Encoder
+from montage_client.core.encode_hints import MOTION, TEXT, EncodeHints
+
+
+def picture(value: int, hints: EncodeHints, pts: int) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(
+        np.full((360 * 3 // 2, 640), value, dtype=np.uint8), format="yuv420p"
+    )
+    frame.pts, frame.time_base = pts, fractions.Fraction(1, 90_000)
+    frame.opaque = hints
+    return frame
+
+
+def send(encoder: ScreenH264Encoder, decoder: H264Decoder, frame: av.VideoFrame) -> bool:
+    """Encode, packetise, depacketise and decode one frame; was it a keyframe?"""
+    payloads, timestamp = encoder.encode(frame)
+    data = b"".join(h264_depayload(payload) for payload in payloads)
+    (decoded,) = decoder.decode(JitterFrame(data, timestamp))
+    assert isinstance(decoded, av.VideoFrame)
+    assert (decoded.width, decoded.height) == (640, 360)
+    return bool(decoded.key_frame)
+
+
+def test_refresh_sends_a_keyframe_without_rebuilding() -> None:
+    encoder, decoder = ScreenH264Encoder(), H264Decoder()
+    assert send(encoder, decoder, picture(10, TEXT, 0))  # the first picture
+    codec = encoder.codec
+    assert not send(encoder, decoder, picture(60, TEXT, 3000))
+    assert send(encoder, decoder, picture(60, replace(TEXT, refresh=True), 6000))
+    assert not send(encoder, decoder, picture(60, TEXT, 9000))
+    assert encoder.codec is codec  # same encoder: no rebuild for a refresh
+
+
+def test_other_settings_rebuild_and_small_remb_steps_do_not() -> None:
+    encoder, decoder = ScreenH264Encoder(), H264Decoder()
+    send(encoder, decoder, picture(10, TEXT, 0))
+    codec = encoder.codec
+    encoder.target_bitrate = int(encoder.target_bitrate * 0.8)  # REMB moves a little
+    send(encoder, decoder, picture(20, TEXT, 3000))
+    assert encoder.codec is codec
+    send(encoder, decoder, picture(30, MOTION, 6000))  # text → motion
+    assert encoder.codec is not codec
+
+
+def packet(seq: int, timestamp: int, marker: bool) -> RtpPacket:
+    pkt = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, marker=int(marker))
+    pkt._data = bytes([seq % 256])  # type: ignore[attr-defined]
+    return pkt
+
+
+def test_marker_releases_a_frame_at_its_last_packet() -> None:
+    ours = MarkerJitterBuffer(capacity=128, is_video=True)
+    theirs = JitterBuffer(capacity=128, is_video=True)
+    for seq, marker in [(1, False), (2, False), (3, True)]:
+        _, ours_frame = ours.add(packet(seq, 9000, marker))
+        _, their_frame = theirs.add(packet(seq, 9000, marker))
+    assert ours_frame is not None and ours_frame.data == bytes([1, 2, 3])
+    # aiortc's own buffer waits for the next frame to begin.
+    assert their_frame is None
+    _, their_frame = theirs.add(packet(4, 12000, True))
+    assert their_frame is not None and their_frame.data == bytes([1, 2, 3])
+
+
+def test_a_gap_holds_the_frame_back() -> None:
+    ours = MarkerJitterBuffer(capacity=128, is_video=True)
+    ours.add(packet(1, 9000, False))
+    _, frame = ours.add(packet(3, 9000, True))  # packet 2 is missing
+    assert frame is None
+    _, frame = ours.add(packet(2, 9000, False))  # it arrives (retransmission)
+    assert frame is not None and frame.data == bytes([1, 2, 3])
