@@ -1,13 +1,15 @@
 """`montage-client`: the GUI with no arguments, or scriptable sub-commands.
 
     montage-client                      open the window
-    montage-client join ID [options]    share without a window
+    montage-client join ID [options]    share without a window (10-digit or 6-digit ID)
+    montage-client enrol --cloud URL --token T   enrol this computer with a Montage cloud
     montage-client monitors             list the screens that can be shared
     montage-client devices              list the cameras and microphones
 
-`join` exit codes: 0 shared and stopped, 2 invalid input, 3 wrong PIN or
-locked out, 4 receiver unreachable, 1 anything else. The last line on stderr
-says why in words.
+`join` exit codes: 0 shared and stopped, 2 invalid input (including an
+unknown or ended cloud meeting, or not enrolled), 3 wrong PIN or locked out,
+4 receiver or cloud unreachable, 5 this device was suspended or removed by
+the organisation, 1 anything else. The last line on stderr says why in words.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import getpass
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # Light: only the enum (no aiortc, no capture code).
 from montage_client.core.change_pacing import Quality
@@ -27,14 +29,15 @@ from montage_client.protocol.errors import (
     DeviceUnavailable,
     InvalidInput,
     MontageError,
+    NotEnrolled,
     PinRequired,
     WrongPin,
 )
-from montage_client.protocol.meeting_id import MeetingId
+from montage_client.protocol.meeting_id import CloudMeetingId, parse_meeting_id
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.protocol.pin_auth import valid_pin
 
-from .settings import ClientSettings
+from .settings import ClientSettings, config_dir
 
 if TYPE_CHECKING:
     from montage_client.core.devices import Device
@@ -52,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command")
     join = commands.add_parser("join", help="share this screen without opening a window")
-    join.add_argument("meeting_id", help="the 10-digit meeting ID on the room's screen")
+    join.add_argument(
+        "meeting_id", help="the meeting ID on the room's screen (10 digits, or 6 for the cloud)"
+    )
     join.add_argument("--pin", help="the 4-digit PIN on the room's screen")
     join.add_argument("--name", help="your name, shown under your screen (remembered)")
     join.add_argument("--monitor", type=int, default=1, help="which screen to share (1, 2, …)")
@@ -80,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DEVICE",
         help="also share this microphone: a number or name from `devices`, or `test`",
     )
+    join.add_argument(
+        "--force-relay",
+        action="store_true",
+        help="cloud meetings: send media only through the cloud's relay (TURN)",
+    )
+    enrol = commands.add_parser("enrol", help="enrol this computer with a Montage cloud")
+    enrol.add_argument("--cloud", required=True, metavar="URL", help="the cloud's API address")
+    enrol.add_argument("--token", required=True, help="enrolment token from your administrator")
+    enrol.add_argument("--ca", metavar="FILE", help="also trust this CA for the cloud")
+    enrol.add_argument(
+        "--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service if not on port 443"
+    )
+    enrol.add_argument("--name", help="this computer's name in the organisation's device list")
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
@@ -131,7 +149,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
         Update,
     )
 
-    meeting = MeetingId.parse(args.meeting_id)
+    meeting = parse_meeting_id(args.meeting_id)
     settings = ClientSettings.load()
     name = (args.name or settings.name or getpass.getuser()).strip()
     if not name:
@@ -161,7 +179,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
                 flush=True,
             )
             if args.seconds:
-                asyncio.get_running_loop().call_later(args.seconds, client.request_stop)
+                asyncio.get_running_loop().call_later(args.seconds, stop)
 
     media = LocalMedia()
     for device in devices:
@@ -170,29 +188,82 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
         except DeviceUnavailable as exc:
             # The screen is what matters: share it anyway and say why not the rest.
             print(f"{exc} Sharing without it.", file=sys.stderr, flush=True)
-    client = ShareClient(
-        meeting,
-        name,
-        ScreenGrabber(monitor=args.monitor),
-        give_pin,
-        port=args.port,
-        fps=args.fps,
-        quality=Quality(args.quality),
-        on_update=report,
-        media=media,
-    )
+
+    def make_client(**cloud: Any) -> ShareClient:
+        return ShareClient(
+            meeting,
+            name,
+            ScreenGrabber(monitor=args.monitor),
+            give_pin,
+            port=args.port,
+            fps=args.fps,
+            quality=Quality(args.quality),
+            on_update=report,
+            media=media,
+            **cloud,
+        )
+
+    client: ShareClient | None = None
+
+    def stop() -> None:
+        if client is not None:
+            client.request_stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, client.request_stop)
+        loop.add_signal_handler(sig, stop)
     if args.name:
         settings.name = name
-    settings.remember_meeting(str(meeting))
+    if not isinstance(meeting, CloudMeetingId):  # recent: local IDs (a cloud ID is one-off)
+        settings.remember_meeting(str(meeting))
     settings.save()
     try:
-        await client.run()
+        if isinstance(meeting, CloudMeetingId):
+            from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+            from montage_client.cloud.join import share_to_cloud_meeting
+
+            account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
+            if account is None:
+                raise NotEnrolled(
+                    f"{meeting.display()} is a cloud meeting, and this computer is not enrolled "
+                    "with a Montage cloud: run `montage-client enrol --cloud URL --token T` "
+                    "with a token from your administrator."
+                )
+
+            def cloud_client(open_channel: Any, ice: Any) -> ShareClient:
+                nonlocal client
+                client = make_client(open_channel=open_channel, ice=ice)
+                return client
+
+            await share_to_cloud_meeting(
+                account, meeting, cloud_client, force_relay=args.force_relay
+            )
+        else:
+            client = make_client()
+            await client.run()
     finally:
         media.close()
     print("Stopped sharing.", file=sys.stderr)
+    return 0
+
+
+async def _enrol(args: argparse.Namespace) -> int:
+    import socket
+
+    from montage_client.cloud.account import ACCOUNT_FILE
+    from montage_client.cloud.enrol import enrol_device
+
+    name = (args.name or socket.gethostname()).strip()[:64] or "Montage client"
+    account = await enrol_device(
+        config_dir() / ACCOUNT_FILE,
+        url=args.cloud,
+        token=args.token,
+        kind="client",
+        name=name,
+        ca_file=args.ca,
+        xmpp=args.xmpp,
+    )
+    print(f"Enrolled this computer as {account.device_id} with {account.url}.", file=sys.stderr)
     return 0
 
 
@@ -233,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 return asyncio.run(_join(args, devices))
             return 0
+        if args.command == "enrol":
+            return asyncio.run(_enrol(args))
         if args.command == "monitors":
             return _monitors()
         if args.command == "devices":

@@ -21,7 +21,7 @@ import socket
 import ssl
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,22 +48,31 @@ def run_dev(
     host: str = "127.0.0.1",
     api_port: int = 0,
     out: TextIO = sys.stdout,
+    relay_denied_peers: Sequence[str] | None = None,
 ) -> int:
     """Run Prosody, coturn and the REST API until SIGINT/SIGTERM; return an exit code.
 
     `workdir` keeps the servers' files (config, logs, data, database) after
     exit; by default a temporary directory is used and removed. Returns 0
     after a clean stop, 130 if interrupted while still starting.
+    `relay_denied_peers` replaces coturn's production peer policy (tests
+    whose hosts sit in the RFC 2544 test range, which that policy denies).
     """
     try:
-        return _run_dev(workdir, host, api_port, out)
+        return _run_dev(workdir, host, api_port, out, relay_denied_peers)
     except KeyboardInterrupt:
         # Ctrl-C before the API's signal handlers were installed: the
         # ExitStack has already stopped whatever had started.
         return 130
 
 
-def _run_dev(workdir: Path | None, host: str, api_port: int, out: TextIO) -> int:
+def _run_dev(
+    workdir: Path | None,
+    host: str,
+    api_port: int,
+    out: TextIO,
+    relay_denied_peers: Sequence[str] | None = None,
+) -> int:
     with contextlib.ExitStack() as stack:
         base = workdir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="montage-cloud-dev-"))
@@ -72,7 +81,9 @@ def _run_dev(workdir: Path | None, host: str, api_port: int, out: TextIO) -> int
         certs = make_throwaway_certificates(base / "tls", names=("localhost", host))
         # Entered in order, so left in reverse: API first, then coturn, then Prosody.
         xmpp = stack.enter_context(ProsodyServer(base / "prosody", certs, host=host))
-        turn = stack.enter_context(CoturnServer(base / "coturn", certs, host=host))
+        turn = stack.enter_context(
+            CoturnServer(base / "coturn", certs, host=host, denied_peers=relay_denied_peers)
+        )
         admin_token = secrets.token_urlsafe(32)
         token_file = base / "admin-token"
         write_private(token_file, admin_token + "\n")

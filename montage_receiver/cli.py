@@ -10,12 +10,15 @@ import signal
 import sys
 from pathlib import Path
 
+from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+from montage_client.cloud.enrol import enrol_device
 from montage_client.protocol.errors import MontageError
 from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 from montage_client.protocol.pin_auth import valid_pin
 
 from .config import ReceiverConfig, default_data_dir, default_name, fresh_pin
 from .meeting import Meeting, open_meeting
+from .service import CloudMeetingEnded, ServiceEvent
 from .status import StatusReporter
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--windowed", action="store_true", help="a normal window instead of full screen"
     )
+    cloud = parser.add_argument_group("cloud meetings (6-digit IDs)")
+    cloud.add_argument("--cloud", metavar="URL", help="the Montage cloud's API to enrol with")
+    cloud.add_argument(
+        "--token", help="enrolment token from the administrator (once, with --cloud)"
+    )
+    cloud.add_argument(
+        "--cloud-ca", metavar="FILE", help="also trust this CA for the cloud (private clouds)"
+    )
+    cloud.add_argument(
+        "--xmpp",
+        metavar="HOST:PORT",
+        help="the cloud's XMPP service if not at its domain on port 443",
+    )
+    cloud.add_argument(
+        "--force-local",
+        action="store_true",
+        help="show the 10-digit local meeting ID even when enrolled with a cloud",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     return parser
 
@@ -86,11 +107,41 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Re
         pin=pin,
         data_dir=args.data_dir,
         stats_interval=args.stats_interval,
+        force_local=args.force_local,
     )
 
 
-async def run_headless(config: ReceiverConfig, status_json: bool) -> int:
-    meeting = await open_meeting(config)
+async def cloud_account(args: argparse.Namespace, config: ReceiverConfig) -> CloudAccount | None:
+    """The receiver's enrolment: made now with --cloud/--token, else the one kept."""
+    path = config.data_dir / ACCOUNT_FILE
+    if args.token is not None:
+        if args.cloud is None:
+            raise MontageError("--token needs --cloud URL: the cloud to enrol with.")
+        enrolled = await enrol_device(
+            path,
+            url=args.cloud,
+            token=args.token,
+            kind="receiver",
+            name=config.name,
+            ca_file=args.cloud_ca,
+            xmpp=args.xmpp,
+        )
+        print(f"Enrolled this receiver as {enrolled.device_id}.", file=sys.stderr, flush=True)
+        return enrolled
+    account = CloudAccount.load(path)
+    if account is None and args.cloud is not None:
+        raise MontageError(
+            "This receiver is not enrolled yet: add --token with an enrolment token from "
+            "your administrator."
+        )
+    return account
+
+
+async def run_headless(
+    config: ReceiverConfig, status_json: bool, args: argparse.Namespace | None = None
+) -> int:
+    cloud = await cloud_account(args, config) if args is not None else None
+    meeting = await open_meeting(config, cloud)
     reporter = _start_reporting(meeting, status_json, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -101,7 +152,7 @@ async def run_headless(config: ReceiverConfig, status_json: bool) -> int:
     finally:
         if reporter:
             reporter.stop()
-        await meeting.service.close()
+        await meeting.close()
     return 0
 
 
@@ -113,7 +164,16 @@ def _start_reporting(
         reporter.start()
         return reporter
     pin = f", PIN {meeting.pin}" if meeting.pin else " (no PIN)"
-    print(f"Meeting ID {meeting.meeting_id.display()}{pin}, port {meeting.port}", flush=True)
+    print(f"Meeting ID {meeting.display_id()}{pin}, port {meeting.port}", flush=True)
+    if meeting.cloud_error is not None:
+        print(f"Local meeting only: {meeting.cloud_error}", flush=True)
+
+    def on_event(event: ServiceEvent) -> None:
+        if isinstance(event, CloudMeetingEnded):
+            print(f"Local meeting only: {event.reason}", flush=True)
+            print(f"Meeting ID {meeting.display_id()}{pin}, port {meeting.port}", flush=True)
+
+    meeting.service.subscribe(on_event)
     return None
 
 
@@ -133,12 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.headless:
             with contextlib.suppress(KeyboardInterrupt):
-                return asyncio.run(run_headless(config, args.status_json))
+                return asyncio.run(run_headless(config, args.status_json, args))
             return 0
         from .gui_app import run_gui
 
+        # Enrolment talks to the cloud before the window's loop exists.
+        cloud = asyncio.run(cloud_account(args, config))
         return run_gui(
             config,
+            cloud=cloud,
             status_json=args.status_json,
             windowed=args.windowed,
             start_reporting=_start_reporting,

@@ -35,3 +35,5 @@ class ReceiverConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     max_presenters: int = 4
     stats_interval: float = 1.0
+    # Show the 10-digit local ID even when enrolled with a cloud.
+    force_local: bool = False

@@ -12,14 +12,23 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from montage_client.cloud.account import CloudAccount
+
 from .config import ReceiverConfig
 from .meeting import Meeting, open_meeting
-from .service import PresenterAdded, PresenterChanged, PresenterRemoved, ServiceEvent
+from .service import (
+    CloudMeetingEnded,
+    PresenterAdded,
+    PresenterChanged,
+    PresenterRemoved,
+    ServiceEvent,
+)
 
 
 def run_gui(
     config: ReceiverConfig,
     *,
+    cloud: CloudAccount | None = None,
     status_json: bool,
     windowed: bool,
     start_reporting: Callable[[Meeting, bool, ReceiverConfig], Any],
@@ -39,8 +48,8 @@ def run_gui(
     asyncio.set_event_loop(loop)
 
     async def serve() -> int:
-        meeting = await open_meeting(config)
-        window = ReceiverWindow(config.name, meeting.meeting_id.display(), meeting.pin)
+        meeting = await open_meeting(config, cloud)
+        window = ReceiverWindow(config.name, meeting.display_id(), meeting.pin)
         audio = AudioOutput()
         finished = asyncio.Event()
 
@@ -53,6 +62,8 @@ def run_gui(
                 window.remove_presenter(event.presenter.id)
             elif isinstance(event, PresenterChanged):
                 window.update_presenter(event.presenter)
+            elif isinstance(event, CloudMeetingEnded):
+                window.set_meeting_id(meeting.display_id())
 
         meeting.service.subscribe(on_event)
         window.stop_requested.connect(
@@ -89,7 +100,7 @@ def run_gui(
             wake.stop()
             if reporter is not None:
                 reporter.stop()
-            await meeting.service.close()
+            await meeting.close()
             audio.close()
             window.shutdown()
             window.close()

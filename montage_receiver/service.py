@@ -1,8 +1,13 @@
-"""The receiver's network side: TLS WebSocket signalling and aiortc media.
+"""The receiver's network side: signalling (TLS WebSocket or XMPP) and aiortc media.
 
-An adapter around `PresenterSession`: it moves frames between the socket and
-the state machine, and does what the events ask (answer an offer, tear a
+An adapter around `PresenterSession`: it moves frames between the transport
+and the state machine, and does what the events ask (answer an offer, tear a
 presenter down). It knows nothing about windows; listeners get plain events.
+
+Presenters on the LAN connect to the WebSocket server started here; cloud
+presenters' messages arrive through `accept_signal` (fed by
+`montage_receiver.cloud_link`), each conversation with its own reply
+transport. Both run the same `PresenterSession`.
 """
 
 from __future__ import annotations
@@ -11,14 +16,14 @@ import asyncio
 import itertools
 import logging
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from montage_client.core.rtc import make_peer_connection
+from montage_client.core.rtc import LOCAL_ONLY, IceSettings, make_peer_connection
 from montage_client.protocol import messages as m
 from montage_client.protocol.events import (
     OfferVerified,
@@ -69,20 +74,84 @@ class PinRejected:
     locked_for: float | None
 
 
-ServiceEvent = PresenterAdded | PresenterRemoved | PresenterChanged | PinRejected
+@dataclass(frozen=True)
+class CloudMeetingEnded:
+    """The cloud meeting is gone (device suspended, cloud lost); the local ID is shown now."""
+
+    reason: str
+
+
+ServiceEvent = (
+    PresenterAdded | PresenterRemoved | PresenterChanged | PinRejected | CloudMeetingEnded
+)
 Listener = Callable[[ServiceEvent], None]
 
 
-class _Connection:
-    """Glue for one WebSocket: its session, peer connection and presenter."""
+class SignalTransport(Protocol):
+    """Where one conversation's replies go: a WebSocket, or a cloud (XMPP) peer."""
 
-    def __init__(self, service: ReceiverService, ws: web.WebSocketResponse, source: str) -> None:
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def close(self) -> Any: ...
+
+
+class CloudPeer:
+    """The reply side of one conversation arriving through the cloud.
+
+    `send` delivers one message to the presenter; closing it (the room
+    stopped them, the meeting closed, media failed) ends the conversation
+    in the service as a closed WebSocket would.
+    """
+
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+        self._send = send
+        self._closed = False
+        self.on_close: Callable[[], None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def send_str(self, data: str) -> None:
+        if self._closed:
+            return
+        try:
+            await self._send(data)
+        except ConnectionError as exc:
+            # The presenter is gone (offline, or the cloud refused): the
+            # conversation is over, as when a WebSocket drops.
+            logger.info("cannot reach the presenter: %s", exc)
+            await self.close()
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self.on_close is not None:
+                self.on_close()
+
+
+class _Connection:
+    """Glue for one conversation: its session, peer connection and presenter."""
+
+    def __init__(
+        self,
+        service: ReceiverService,
+        ws: SignalTransport,
+        source: str,
+        ice: IceSettings = LOCAL_ONLY,
+    ) -> None:
         self.service = service
         self.ws = ws
+        self.ice = ice
         self.session = PresenterSession(service.room, source)
         self.pc: RTCPeerConnection | None = None
         self.presenter: Presenter | None = None
         self.media_tasks: list[asyncio.Task[None]] = []
+        self.deadlines: list[asyncio.TimerHandle] = []
+        self.lock = asyncio.Lock()
 
     async def flush(self) -> None:
         for message in self.session.messages_to_send():
@@ -107,7 +176,7 @@ class _Connection:
                 await self.teardown(event.reason)
 
     async def _answer(self, event: OfferVerified) -> None:
-        pc = self.pc = make_peer_connection()
+        pc = self.pc = make_peer_connection(self.ice)
         presenter = self.presenter = Presenter(
             id=next(self.service.ids), name=event.name, source=self.session.source
         )
@@ -164,6 +233,10 @@ class ReceiverService:
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        # Conversations arriving through the cloud, by the key their carrier gives.
+        self._cloud: dict[Any, _Connection] = {}
+        # The ICE settings (TURN server) while in a cloud meeting; set by the cloud link.
+        self.cloud_ice: IceSettings = LOCAL_ONLY
 
     # -- public API ---------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -217,9 +290,66 @@ class ReceiverService:
         for conn in list(self._connections):
             await conn.handle(conn.session.close_meeting())
             await conn.ws.close()
+        # Cloud conversations end in background tasks: let them finish.
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def accept_signal(
+        self, key: Any, source: str, text: str, reply: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """One message of a conversation that arrives through the cloud.
+
+        `key` tells conversations apart (sender and conversation ID);
+        `source` is who is counted for PIN lockout (the sender's bare JID);
+        `reply` sends a message back to that conversation.
+        """
+        loop = asyncio.get_running_loop()
+        conn = self._cloud.get(key)
+        if conn is None:
+            peer = CloudPeer(reply)
+            conn = _Connection(self, peer, source, self.cloud_ice)
+            self._cloud[key] = conn
+            self._connections.add(conn)
+            peer.on_close = lambda: self._background(self._end_cloud(key, conn))
+            setup_deadline = loop.call_later(SETUP_TIMEOUT, self._drop_unless_sharing, conn)
+            conn.deadlines = [setup_deadline]
+        # Messages of one conversation arrive as separate tasks; the lock
+        # (first come, first served) keeps them in order, as a socket would.
+        async with conn.lock:
+            if conn.ws.closed:
+                return
+            try:
+                await conn.handle(conn.session.receive(text, loop.time()))
+            except Exception:
+                logger.exception("conversation with %s failed", source)
+                await conn.ws.close()
+                return
+            if conn.session.closed:
+                await conn.ws.close()
+
+    def keep(self, task: asyncio.Future[Any]) -> None:
+        """Hold a reference to a background task until it ends (the loop holds them weakly)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def end_cloud_conversations(self, which: Callable[[Any], bool]) -> None:
+        """End the cloud conversations whose key `which` selects (their presenter is gone)."""
+        for key, conn in list(self._cloud.items()):
+            if which(key):
+                await conn.ws.close()
+
+    async def _end_cloud(self, key: Any, conn: _Connection) -> None:
+        if self._cloud.get(key) is not conn:
+            return
+        del self._cloud[key]
+        for deadline in conn.deadlines:
+            deadline.cancel()
+        await conn.handle(conn.session.connection_lost(asyncio.get_running_loop().time()))
+        await conn.teardown("connection closed")
+        self._connections.discard(conn)
 
     def emit(self, event: ServiceEvent) -> None:
         for listener in self._listeners:
@@ -232,7 +362,9 @@ class ReceiverService:
     async def _handle_ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=TRANSPORT_MAX_BYTES)
         await ws.prepare(request)
-        conn = _Connection(self, ws, request.remote or "unknown")
+        # In a cloud meeting a LAN presenter gets the relay too: the LAN may
+        # carry TCP but not UDP between the two (firewalled VLANs).
+        conn = _Connection(self, ws, request.remote or "unknown", self.cloud_ice)
         self._connections.add(conn)
         loop = asyncio.get_running_loop()
         hello_deadline = loop.call_later(
@@ -274,7 +406,4 @@ class ReceiverService:
             self._background(conn.ws.close())
 
     def _background(self, coro: Coroutine[Any, Any, Any]) -> None:
-        # Keep a reference: the loop holds tasks only weakly.
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.keep(asyncio.ensure_future(coro))

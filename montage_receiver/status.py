@@ -8,7 +8,14 @@ import time
 from typing import Any, TextIO
 
 from .meeting import Meeting
-from .service import PinRejected, PresenterAdded, PresenterChanged, PresenterRemoved, ServiceEvent
+from .service import (
+    CloudMeetingEnded,
+    PinRejected,
+    PresenterAdded,
+    PresenterChanged,
+    PresenterRemoved,
+    ServiceEvent,
+)
 
 
 class StatusReporter:
@@ -28,6 +35,10 @@ class StatusReporter:
                 "port": m.port,
                 "room": m.room.name,
                 "address": str(m.meeting_id.address()),
+                # The 6-digit ID presenters type when the cloud gave one.
+                "cloud_meeting_id": str(m.cloud_meeting_id) if m.cloud_meeting_id else None,
+                "path": m.path,
+                "cloud_error": m.cloud_error,
             }
         )
         m.service.subscribe(self._on_event)
@@ -51,6 +62,15 @@ class StatusReporter:
             )
         elif isinstance(event, PresenterChanged):
             self.write({"event": "presenter_changed", **event.presenter.snapshot(now)})
+        elif isinstance(event, CloudMeetingEnded):
+            self.write(
+                {
+                    "event": "cloud_meeting_ended",
+                    "meeting_id": str(self.meeting.meeting_id),
+                    "path": self.meeting.path,
+                    "reason": event.reason,
+                }
+            )
         elif isinstance(event, PinRejected):
             self.write(
                 {

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   fonts-dejavu-core                # readable text on the receiver without a desktop
   ffmpeg                           # the benchmark's reference pipeline
   prosody coturn postgresql        # the cloud's XMPP, TURN and database servers (tests start them)
+  nftables iproute2                # blocking UDP between test network namespaces
 )
 
 missing=()

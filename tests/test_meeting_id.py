@@ -13,7 +13,9 @@ from montage_client.protocol.errors import InvalidInput, InvalidMeetingId
 from montage_client.protocol.meeting_id import (
     INVERSE_MULTIPLIER,
     MULTIPLIER,
+    CloudMeetingId,
     MeetingId,
+    parse_meeting_id,
     scramble,
     unscramble,
 )
@@ -194,11 +196,11 @@ def test_non_digits_are_named(typed: str, named: str) -> None:
 @pytest.mark.parametrize(
     ("typed", "message"),
     [
-        ("4", "That meeting ID has 1 digit; a meeting ID has 10 digits."),
-        ("417 217 201", "That meeting ID has 9 digits; a meeting ID has 10 digits."),
-        ("41721720", "That meeting ID has 8 digits; a meeting ID has 10 digits."),
-        ("41721720181", "That meeting ID has 11 digits; a meeting ID has 10 digits."),
-        ("4172-1720-1823", "That meeting ID has 12 digits; a meeting ID has 10 digits."),
+        ("4", "That meeting ID has 1 digit; a meeting ID has 6 or 10 digits."),
+        ("417 217 201", "That meeting ID has 9 digits; a meeting ID has 6 or 10 digits."),
+        ("41721720", "That meeting ID has 8 digits; a meeting ID has 6 or 10 digits."),
+        ("41721720181", "That meeting ID has 11 digits; a meeting ID has 6 or 10 digits."),
+        ("4172-1720-1823", "That meeting ID has 12 digits; a meeting ID has 6 or 10 digits."),
     ],
 )
 def test_wrong_length_says_how_many_digits(typed: str, message: str) -> None:
@@ -207,14 +209,30 @@ def test_wrong_length_says_how_many_digits(typed: str, message: str) -> None:
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("typed", ["123456", "123 456", "123-456"])
+@pytest.mark.parametrize("typed", ["123456", "123 456", "123-456", " 123.456\n"])
 def test_six_digits_is_a_cloud_id(typed: str) -> None:
+    meeting = parse_meeting_id(typed)
+    assert meeting == CloudMeetingId("123456")
+    assert isinstance(meeting, CloudMeetingId) and meeting.display() == "123 456"
+    # The local parser names what it got instead of miscounting digits.
     with pytest.raises(InvalidMeetingId) as caught:
         MeetingId.parse(typed)
+    assert str(caught.value) == "123 456 is a cloud meeting ID; this needs a 10-digit local ID."
+
+
+def test_cloud_ids_never_start_with_zero() -> None:
+    with pytest.raises(InvalidMeetingId) as caught:
+        parse_meeting_id("012 345")
     assert str(caught.value) == (
-        "6-digit meeting IDs are cloud meetings, which this version cannot join yet; "
-        "ask for the room's 10-digit local ID."
+        "012 345 is not a valid meeting ID: cloud meeting IDs never start with 0. "
+        "Check the digits on the room's screen."
     )
+
+
+def test_either_kind_parses_to_its_own_type() -> None:
+    assert parse_meeting_id("417 217 2018") == MeetingId("4172172018")
+    with pytest.raises(InvalidMeetingId, match="has 7 digits; a meeting ID has 6 or 10"):
+        parse_meeting_id("1234567")
 
 
 @pytest.mark.parametrize(

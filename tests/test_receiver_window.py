@@ -79,6 +79,14 @@ def test_idle_screen_shows_room_id_and_pin(window: ReceiverWindow) -> None:
     assert idle.id_label.font().pixelSize() > idle.room_label.font().pixelSize()
 
 
+def test_a_new_meeting_id_replaces_the_shown_one(window: ReceiverWindow) -> None:
+    # A cloud receiver whose 6-digit meeting ended shows its local ID instead.
+    window.set_meeting_id("033 839 8987")
+    assert window.idle_page.id_label.text() == "033 839 8987"
+    assert window.strip_label.text() == "Meeting ID 033 839 8987 · PIN 1234"
+    assert window.idle_page.id_label.font().pixelSize() >= 0.1 * window.height()
+
+
 def test_idle_screen_without_pin_has_no_pin_line(qtbot: QtBot) -> None:
     win = ReceiverWindow("Huddle", "987 654 3210", None)
     qtbot.addWidget(win)

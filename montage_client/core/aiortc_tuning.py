@@ -18,12 +18,20 @@ decoder only when the first packet of the *next* frame arrives, adding a
 whole frame interval of latency — and when the screen is still, holding the
 last change until something else changes. Ours also completes a frame at
 its RTP marker bit (the last packet of a frame), as RFC 6184 intends.
+
+ICE (`TunedPeerConnection`): aiortc hands aioice `turn_ssl=True` for a
+`turns:` server, i.e. the process-wide trust store, and aioice gives up on a
+server it does not trust without any error. We put the explicit trust the
+cloud account carries into each ICE connection before it gathers; and
+`uses_relay` reads which candidate pair ICE selected, so the person is told
+when media goes through the relay.
 """
 
 from __future__ import annotations
 
 import fractions
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -204,11 +212,51 @@ _JITTER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 
 
 class TunedPeerConnection(RTCPeerConnection):
-    """A peer connection whose video receivers release frames at the marker."""
+    """A peer connection whose video receivers release frames at the marker.
+
+    `turn_tls`, when given, is the only trust used for a `turns:` server.
+    """
+
+    def __init__(
+        self, configuration: Any = None, *, turn_tls: ssl.SSLContext | None = None
+    ) -> None:
+        super().__init__(configuration)
+        self._turn_tls = turn_tls
 
     async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
         tune_receivers(self)
+
+    async def setLocalDescription(self, sessionDescription: Any = None) -> None:  # noqa: N802, N803
+        # Gathering (and so the TURN allocation) happens inside this call.
+        if self._turn_tls is not None:
+            for connection in _ice_connections(self):
+                if connection.turn_ssl is True:
+                    connection.turn_ssl = self._turn_tls
+        await super().setLocalDescription(sessionDescription)
+
+
+def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice `Connection` behind each transceiver (aiortc 1.16 attributes)."""
+    connections = []
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.sender.transport  # RTCDtlsTransport
+        if transport is None:
+            continue
+        connection = transport.transport.iceGatherer._connection
+        if connection not in connections:
+            connections.append(connection)
+    return connections
+
+
+def uses_relay(pc: RTCPeerConnection) -> bool:
+    """Whether ICE's selected candidate pair goes through a TURN relay (either end)."""
+    for connection in _ice_connections(pc):
+        # aioice keeps the selected pair per component in `_nominated`.
+        for pair in connection._nominated.values():
+            if "relay" in (pair.local_candidate.type, pair.remote_candidate.type):
+                return True
+    return False
 
 
 def tune_receivers(pc: RTCPeerConnection) -> None:

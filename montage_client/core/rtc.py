@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCRtpTransceiver
+import ssl
+from dataclasses import dataclass, field
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 
 from .aiortc_tuning import TunedPeerConnection
 
@@ -11,10 +21,38 @@ from .aiortc_tuning import TunedPeerConnection
 PREFERRED_VIDEO_CODECS = ("video/H264", "video/VP8")
 
 
-def make_peer_connection() -> RTCPeerConnection:
-    # An explicit empty server list: aiortc's default would contact a public
-    # STUN server, which a local meeting must never need.
-    return TunedPeerConnection(RTCConfiguration(iceServers=[]))
+@dataclass(frozen=True)
+class IceSettings:
+    """Where ICE may look for paths besides the host's own addresses (cloud meetings).
+
+    `turn_uri` is one TURN server (aiortc uses only one), normally
+    `turns:host:443?transport=tcp`; `turn_tls` is the trust for its
+    certificate — given explicitly, because aioice drops a `turns:` server it
+    does not trust without a word. `relay_only` allows relayed paths only
+    (iceTransportPolicy "relay"), for tests and for networks that must.
+    """
+
+    turn_uri: str | None = None
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    turn_tls: ssl.SSLContext | None = field(default=None, repr=False)
+    relay_only: bool = False
+
+
+LOCAL_ONLY = IceSettings()
+
+
+def make_peer_connection(ice: IceSettings = LOCAL_ONLY) -> RTCPeerConnection:
+    # An explicit empty server list for local meetings: aiortc's default would
+    # contact a public STUN server, which a local meeting must never need.
+    servers = []
+    if ice.turn_uri is not None:
+        servers.append(
+            RTCIceServer(urls=[ice.turn_uri], username=ice.username, credential=ice.password)
+        )
+    policy = RTCIceTransportPolicy.RELAY if ice.relay_only else RTCIceTransportPolicy.ALL
+    configuration = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+    return TunedPeerConnection(configuration, turn_tls=ice.turn_tls)
 
 
 def prefer_screen_codecs(transceiver: RTCRtpTransceiver) -> None:

@@ -1,24 +1,24 @@
-"""The presenter's network side: signalling over TLS WebSocket, media over aiortc.
+"""The presenter's network side: signalling over a `SignalChannel`, media over aiortc.
 
 An adapter around `ClientSession`. Everything that happens — frames from the
 receiver, the person's Stop, a PIN typed, the media path failing — arrives in
 one inbox and is handled in order on the event loop, so the protocol state
 machine never sees two things at once. Progress goes out through `on_update`
 as plain dataclasses; the GUI and the CLI each render them their own way.
+
+The channel is a TLS WebSocket straight to the receiver for a local meeting;
+a cloud meeting (`montage_client.cloud.join`) hands in its own opener, which
+may return an XMPP channel, and the ICE settings with its TURN server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiortc import RTCSessionDescription
 
 from montage_client.protocol import messages as m
@@ -26,7 +26,6 @@ from montage_client.protocol.client_session import ClientSession, ClientState
 from montage_client.protocol.errors import (
     InvalidInput,
     MontageError,
-    ReceiverUnreachable,
     ShareEnded,
 )
 from montage_client.protocol.events import (
@@ -36,23 +35,50 @@ from montage_client.protocol.events import (
     SessionEnded,
     Welcomed,
 )
-from montage_client.protocol.meeting_id import MeetingId
-from montage_client.protocol.pin_auth import certificate_fingerprint
+from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId
 
+from .aiortc_tuning import uses_relay
 from .change_pacing import Quality
 from .device_track import DeviceTrack
 from .devices import DeviceKind
 from .local_media import LocalMedia, MediaChange
-from .rtc import make_peer_connection, prefer_audio_codecs, prefer_screen_codecs
+from .rtc import (
+    LOCAL_ONLY,
+    IceSettings,
+    make_peer_connection,
+    prefer_audio_codecs,
+    prefer_screen_codecs,
+)
 from .screen_source import Grabber, ScreenSource
 from .screen_track import ScreenTrack
+from .signal_channel import (
+    PATH_CLOUD,
+    PATH_LOCAL,
+    PATH_RELAYED,
+    SignalChannel,
+    connect_websocket,
+)
 
 logger = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 5.0
+__all__ = [
+    "PATH_CLOUD",
+    "PATH_LOCAL",
+    "PATH_RELAYED",
+    "ROOM_MUTED",
+    "CaptureFailed",
+    "ChannelOpener",
+    "Notice",
+    "PinProvider",
+    "PinWanted",
+    "Progress",
+    "ShareClient",
+    "Sharing",
+    "Update",
+]
+
 # How long the receiver may take to answer a protocol step (not the person).
 REPLY_TIMEOUT = 10.0
-HEARTBEAT_SECONDS = 5.0
 _AWAITING_RECEIVER = (ClientState.HELLO_SENT, ClientState.PAKE_SENT, ClientState.OFFER_SENT)
 
 
@@ -68,7 +94,7 @@ class Progress:
 @dataclass(frozen=True)
 class Sharing:
     room: str
-    path: str  # "Local" for a direct LAN connection
+    path: str  # PATH_LOCAL, PATH_CLOUD or PATH_RELAYED
     width: int
     height: int
 
@@ -89,21 +115,13 @@ class Notice:
 Update = Progress | Sharing | PinWanted | Notice
 ROOM_MUTED = "The room turned your microphone off. Turn it on again to be heard."
 PinProvider = Callable[[PinWanted], Awaitable[str]]
-
-
-def _client_tls() -> ssl.SSLContext:
-    # Receivers have self-signed certificates; the certificate is verified by
-    # binding its fingerprint into the PIN exchange, not by a CA.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+ChannelOpener = Callable[[], Awaitable[SignalChannel]]
 
 
 class ShareClient:
     def __init__(
         self,
-        meeting: MeetingId,
+        meeting: MeetingId | CloudMeetingId,
         name: str,
         grabber: Grabber,
         pin_provider: PinProvider,
@@ -113,7 +131,10 @@ class ShareClient:
         quality: Quality = Quality.AUTO,
         on_update: Callable[[Update], None] | None = None,
         media: LocalMedia | None = None,
+        open_channel: ChannelOpener | None = None,
+        ice: IceSettings = LOCAL_ONLY,
     ) -> None:
+        """`open_channel` and `ice` are for cloud meetings; a local one needs neither."""
         self.meeting = meeting
         self.name = name
         self.port = port
@@ -133,10 +154,18 @@ class ShareClient:
         self.media = media
         self.camera_track = DeviceTrack("video")
         self.audio_track = DeviceTrack("audio")
+        self.ice = ice
+        self._open_channel = open_channel
+        if open_channel is None and not isinstance(meeting, MeetingId):
+            raise ValueError("a cloud meeting needs its own channel opener")
+        self.path: str | None = None  # once sharing: PATH_LOCAL, PATH_CLOUD or PATH_RELAYED
 
     @property
     def address(self) -> str:
-        return f"{self.meeting.address()}:{self.port}"
+        """The receiver's LAN address for a local meeting (a cloud meeting has none fixed)."""
+        if isinstance(self.meeting, MeetingId):
+            return f"{self.meeting.address()}:{self.port}"
+        return f"meeting {self.meeting.display()}"
 
     # -- calls from the person (any time, from the loop thread) -------------
     def request_stop(self) -> None:
@@ -152,10 +181,17 @@ class ShareClient:
         self.source.select_monitor(index)
         self._inbox.put_nowait(("resized", None))
 
+    def end_with(self, error: MontageError) -> None:
+        """End the share now because of `error` (e.g. the cloud revoked this device)."""
+        self._inbox.put_nowait(("fail", error))
+
     # -- the share ------------------------------------------------------------
     async def run(self) -> None:
         """Share until stopped. Raises a MontageError saying why it ended otherwise."""
-        self._on_update(Progress(f"Connecting to the room at {self.meeting.address()}…"))
+        if isinstance(self.meeting, MeetingId):
+            self._on_update(Progress(f"Connecting to the room at {self.meeting.address()}…"))
+        else:
+            self._on_update(Progress(f"Connecting to meeting {self.meeting.display()}…"))
         try:
             await self.source.start()
         except MontageError:
@@ -163,58 +199,25 @@ class ShareClient:
         except Exception as exc:
             raise CaptureFailed(f"Cannot capture the screen: {exc}") from exc
         try:
-            async with aiohttp.ClientSession() as http:
-                ws = await self._connect(http)
-                try:
-                    await self._converse(ws)
-                finally:
-                    await ws.close()
+            channel = await self._connect()
+            try:
+                await self._converse(channel)
+            finally:
+                await channel.close()
         finally:
             await asyncio.to_thread(self.source.stop)
 
-    async def _connect(self, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
-        url = f"wss://{self.address}{m.SIGNAL_PATH}"
-        where = f"the receiver at {self.address}"
-        try:
-            return await asyncio.wait_for(
-                http.ws_connect(
-                    url,
-                    ssl=_client_tls(),
-                    heartbeat=HEARTBEAT_SECONDS,
-                    max_msg_size=4 * m.MAX_MESSAGE_BYTES,
-                    autoping=True,
-                ),
-                CONNECT_TIMEOUT,
-            )
-        except TimeoutError as exc:
-            raise ReceiverUnreachable(
-                f"No answer from {where} within {CONNECT_TIMEOUT:.0f} seconds. Check the "
-                "meeting ID and that this computer is on the room's network."
-            ) from exc
-        except aiohttp.WSServerHandshakeError as exc:
-            raise ReceiverUnreachable(
-                f"Something answered at {self.address} but it is not a Montage receiver "
-                f"(HTTP {exc.status})."
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            code = exc.os_error.errno
-            reason = os.strerror(code) if code else str(exc.os_error)
-            raise ReceiverUnreachable(
-                f"Could not connect to {where}: {reason}. Check the meeting ID and that the "
-                "receiver is running."
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ReceiverUnreachable(f"Could not connect to {where}: {exc}.") from exc
+    async def _connect(self) -> SignalChannel:
+        if self._open_channel is not None:
+            return await self._open_channel()
+        assert isinstance(self.meeting, MeetingId)
+        return await connect_websocket(str(self.meeting.address()), self.port)
 
-    async def _converse(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        ssl_object = ws.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-        if not der:
-            raise ReceiverUnreachable(f"The receiver at {self.address} sent no certificate.")
-        session = self.session = ClientSession(self.name, certificate_fingerprint(der))
+    async def _converse(self, channel: SignalChannel) -> None:
+        session = self.session = ClientSession(self.name, channel.receiver_fingerprint)
         loop = asyncio.get_running_loop()
-        pc = make_peer_connection()
-        reader = asyncio.ensure_future(self._read(ws))
+        pc = make_peer_connection(self.ice)
+        reader = asyncio.ensure_future(self._read(channel))
         pin_task: asyncio.Task[None] | None = None
 
         def on_media(change: MediaChange) -> None:
@@ -238,14 +241,16 @@ class ShareClient:
             def on_state() -> None:
                 if pc.connectionState == "failed":
                     self._inbox.put_nowait(("media_failed", None))
+                elif pc.connectionState == "connected":
+                    self._inbox.put_nowait(("connected", None))
 
             session.start()
-            await self._flush(ws)
+            await self._flush(channel)
             # The offer is made while the receiver answers hello and the person
             # types the PIN: it does not depend on either.
             await pc.setLocalDescription(await pc.createOffer())
             session.set_offer(pc.localDescription.sdp)
-            await self._flush(ws)
+            await self._flush(channel)
             deadline: float | None = None
             while True:
                 # Only the receiver's silence is timed (not the person's typing),
@@ -259,10 +264,10 @@ class ShareClient:
                         self._inbox.get(), None if deadline is None else deadline - loop.time()
                     )
                 except TimeoutError as exc:
-                    raise ShareEnded(f"The receiver at {self.address} stopped answering.") from exc
+                    raise ShareEnded(f"{_capital(channel.where)} stopped answering.") from exc
                 if kind == "stop":
                     session.leave("stopped")
-                    await self._flush(ws)
+                    await self._flush(channel)
                     return
                 if kind == "pin":
                     try:
@@ -271,7 +276,11 @@ class ShareClient:
                         pin_task = asyncio.ensure_future(self._ask_pin(PinNeeded(message=str(exc))))
                         continue
                     self._on_update(Progress("Checking PIN…"))
-                elif kind == "pin_error":
+                elif kind in ("pin_error", "fail"):
+                    if kind == "fail":
+                        # Tell the receiver, as a Stop would; the reason is ours.
+                        session.leave("stopped")
+                        await self._flush(channel)
                     raise value
                 elif kind == "pause":
                     self.source.pause(value)
@@ -282,6 +291,12 @@ class ShareClient:
                     raise CaptureFailed(f"Screen capture stopped: {value}")
                 elif kind == "media_failed":
                     raise ShareEnded("Lost the media connection to the receiver.")
+                elif kind == "connected":
+                    if self.path is None and session.state is ClientState.SHARING:
+                        # Only now is the path known: ICE has selected its pair.
+                        self.path = PATH_RELAYED if uses_relay(pc) else channel.path
+                        width, height = self.source.size
+                        self._on_update(Sharing(self.room or "", self.path, width, height))
                 elif kind == "media":
                     self._attach_media()
                     self._send_share_state(session)
@@ -299,9 +314,9 @@ class ShareClient:
                             await pc.setRemoteDescription(
                                 RTCSessionDescription(event.sdp, "answer")
                             )
-                            width, height = self.source.size
-                            self._on_update(Sharing(self.room or "", "Local", width, height))
                             self._send_share_state(session)
+                            if pc.connectionState == "connected":
+                                self._inbox.put_nowait(("connected", None))
                         elif isinstance(event, MuteRequested):
                             if self.media is not None and self.media.microphone is not None:
                                 # The change comes back through on_media and
@@ -317,7 +332,7 @@ class ShareClient:
                         if isinstance(event, SessionEnded) and event.error is not None:
                             raise event.error
                     return
-                await self._flush(ws)
+                await self._flush(channel)
         finally:
             reader.cancel()
             if pin_task is not None:
@@ -351,16 +366,16 @@ class ShareClient:
         else:
             self._inbox.put_nowait(("pin", pin))
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                self._inbox.put_nowait(("frame", msg.data))
-            else:
-                break
+    async def _read(self, channel: SignalChannel) -> None:
+        while (text := await channel.receive()) is not None:
+            self._inbox.put_nowait(("frame", text))
         self._inbox.put_nowait(("closed", None))
 
-    async def _flush(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _flush(self, channel: SignalChannel) -> None:
         assert self.session is not None
         for message in self.session.messages_to_send():
-            with contextlib.suppress(ConnectionError):
-                await ws.send_str(m.serialize(message))
+            await channel.send(m.serialize(message))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -74,3 +74,30 @@ class DeviceUnavailable(MontageError):
     def __init__(self, message: str, kind: str = "camera") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class MeetingNotFound(InvalidMeetingId):
+    """The cloud knows no live meeting with this 6-digit ID (never existed, or ended)."""
+
+
+class NotEnrolled(InvalidInput):
+    """A cloud meeting was asked for on a device that is not enrolled with a cloud."""
+
+
+class CloudUnavailable(MontageError):
+    """The Montage cloud (REST API or messaging) could not be reached or failed."""
+
+    exit_code = 4
+
+
+class DeviceRevoked(MontageError):
+    """The organisation's administrator suspended or removed this device.
+
+    `status` is "suspended" or "removed".
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, status: str = "removed") -> None:
+        super().__init__(message)
+        self.status = status

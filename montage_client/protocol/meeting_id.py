@@ -5,8 +5,9 @@ A receiver without the cloud (or with "force local meetings" set) shows a
 unsigned number ``a`` (``a = int(ipaddress.IPv4Address(ip))``), scrambled to
 ``s = scramble(a)`` and written in decimal, zero-padded to 10 digits
 (``2**32 - 1 = 4294967295`` has 10 digits). A client reverses the steps and
-connects straight to the address. 6-digit IDs are cloud meeting IDs and are
-not handled here.
+connects straight to the address. 6-digit IDs are cloud meeting IDs
+(`CloudMeetingId`): the client resolves them through the cloud's REST API.
+`parse_meeting_id` reads either kind from what a person typed.
 
 The scramble is part of the protocol; every step is a bijection on 32-bit
 numbers, so the whole is one too. All arithmetic is modulo ``2**32``::
@@ -44,7 +45,15 @@ import numpy.typing as npt
 
 from montage_client.protocol.errors import InvalidMeetingId
 
-__all__ = ["INVERSE_MULTIPLIER", "MULTIPLIER", "MeetingId", "scramble", "unscramble"]
+__all__ = [
+    "INVERSE_MULTIPLIER",
+    "MULTIPLIER",
+    "CloudMeetingId",
+    "MeetingId",
+    "parse_meeting_id",
+    "scramble",
+    "unscramble",
+]
 
 MULTIPLIER = 0x045D9F3B  # M in the module docstring
 INVERSE_MULTIPLIER = 0x119DE1F3  # M_INV
@@ -137,29 +146,18 @@ class MeetingId:
 
     @classmethod
     def parse(cls, text: str) -> MeetingId:
-        """Read an ID as a person typed it; raise InvalidMeetingId with a sentence for them.
+        """Read a local ID as a person typed it; raise InvalidMeetingId with a sentence for them.
 
         Whitespace, hyphens and dots are ignored: ``1234567890``,
-        ``123 456 7890`` and ``123-456-7890`` are the same ID.
+        ``123 456 7890`` and ``123-456-7890`` are the same ID. A 6-digit
+        (cloud) ID is refused here; `parse_meeting_id` accepts both kinds.
         """
-        kept = [c for c in text if not (c.isspace() or c in _SEPARATORS)]
-        if not kept:
-            raise InvalidMeetingId("Enter the meeting ID shown on the room's screen.")
-        for char in kept:
-            if char not in "0123456789":
-                raise InvalidMeetingId(f"A meeting ID has only digits; {_quote(char)} is not one.")
-        count = len(kept)
-        if count == _CLOUD_DIGITS:
+        meeting = parse_meeting_id(text)
+        if isinstance(meeting, CloudMeetingId):
             raise InvalidMeetingId(
-                "6-digit meeting IDs are cloud meetings, which this version cannot join yet; "
-                "ask for the room's 10-digit local ID."
+                f"{meeting.display()} is a cloud meeting ID; this needs a 10-digit local ID."
             )
-        if count != _DIGITS:
-            typed = f"{count} digit" if count == 1 else f"{count} digits"
-            raise InvalidMeetingId(
-                f"That meeting ID has {typed}; a meeting ID has {_DIGITS} digits."
-            )
-        return cls("".join(kept))
+        return meeting
 
     @classmethod
     def from_address(cls, ip: str | ipaddress.IPv4Address) -> MeetingId:
@@ -179,3 +177,55 @@ class MeetingId:
 
     def __str__(self) -> str:
         return self.digits
+
+
+@dataclass(frozen=True)
+class CloudMeetingId:
+    """A cloud (6-digit) meeting ID, resolved through the cloud's REST API.
+
+    The cloud hands them out: 6 digits, never starting with 0 (so that a
+    dropped leading zero cannot turn one into another).
+    """
+
+    digits: str
+
+    def __post_init__(self) -> None:
+        if len(self.digits) != _CLOUD_DIGITS or not all(c in "0123456789" for c in self.digits):
+            raise InvalidMeetingId(
+                f"A cloud meeting ID has {_CLOUD_DIGITS} digits; {self.digits!r} is not one."
+            )
+        if self.digits[0] == "0":
+            raise InvalidMeetingId(
+                f"{self.display()} is not a valid meeting ID: cloud meeting IDs never start "
+                "with 0. Check the digits on the room's screen."
+            )
+
+    def display(self) -> str:
+        """The ID grouped for reading aloud: ``"123 456"``."""
+        return f"{self.digits[:3]} {self.digits[3:]}"
+
+    def __str__(self) -> str:
+        return self.digits
+
+
+def parse_meeting_id(text: str) -> MeetingId | CloudMeetingId:
+    """Read a meeting ID of either kind as a person typed it.
+
+    10 digits: a local meeting (`MeetingId`); 6 digits: a cloud meeting
+    (`CloudMeetingId`). Anything else raises InvalidMeetingId with a sentence.
+    """
+    kept = [c for c in text if not (c.isspace() or c in _SEPARATORS)]
+    if not kept:
+        raise InvalidMeetingId("Enter the meeting ID shown on the room's screen.")
+    for char in kept:
+        if char not in "0123456789":
+            raise InvalidMeetingId(f"A meeting ID has only digits; {_quote(char)} is not one.")
+    count = len(kept)
+    if count == _CLOUD_DIGITS:
+        return CloudMeetingId("".join(kept))
+    if count != _DIGITS:
+        typed = f"{count} digit" if count == 1 else f"{count} digits"
+        raise InvalidMeetingId(
+            f"That meeting ID has {typed}; a meeting ID has {_CLOUD_DIGITS} or {_DIGITS} digits."
+        )
+    return MeetingId("".join(kept))

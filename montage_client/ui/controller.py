@@ -17,8 +17,10 @@ from PySide6.QtCore import QObject, QTimer
 from montage_client.core.change_pacing import Quality
 from montage_client.core.devices import Device, DeviceKind, list_devices
 from montage_client.core.local_media import LocalMedia, MediaChange
+from montage_client.core.rtc import LOCAL_ONLY, IceSettings
 from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
 from montage_client.core.share_client import (
+    ChannelOpener,
     Notice,
     PinWanted,
     Progress,
@@ -26,10 +28,10 @@ from montage_client.core.share_client import (
     Sharing,
     Update,
 )
-from montage_client.protocol.errors import DeviceUnavailable, MontageError
-from montage_client.protocol.meeting_id import MeetingId
+from montage_client.protocol.errors import DeviceUnavailable, MontageError, NotEnrolled
+from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId, parse_meeting_id
 from montage_client.protocol.messages import DEFAULT_PORT
-from montage_client.settings import ClientSettings
+from montage_client.settings import ClientSettings, config_dir
 
 from .join_window import JoinWindow
 from .media_controls import PREVIEW_SIZE, MediaControls
@@ -107,12 +109,13 @@ class ClientController(QObject):
         if self.task is not None and not self.task.done():
             return
         try:
-            meeting = MeetingId.parse(meeting_text)
+            meeting = parse_meeting_id(meeting_text)
         except MontageError as exc:
             self.join_window.show_error(str(exc))
             return
         self.settings.name = name.strip()
-        self.settings.remember_meeting(str(meeting))
+        if isinstance(meeting, MeetingId):  # a cloud ID is for one meeting only
+            self.settings.remember_meeting(str(meeting))
         self.settings.save()
         self.join_window.set_busy(True)
         self.task = asyncio.ensure_future(self._share(meeting, name.strip()))
@@ -236,22 +239,33 @@ class ClientController(QObject):
             self.task.cancel()
 
     # -- the share ----------------------------------------------------------
-    async def _share(self, meeting: MeetingId, name: str) -> None:
+    async def _share(self, meeting: MeetingId | CloudMeetingId, name: str) -> None:
         monitor = 1
-        client = self.client = ShareClient(
-            meeting,
-            name,
-            self.grabber_factory(monitor),
-            self._ask_pin,
-            port=self.port,
-            quality=self.quality,
-            on_update=self._on_update,
-            media=self.media,
-        )
+
+        def make_client(
+            open_channel: ChannelOpener | None = None, ice: IceSettings = LOCAL_ONLY
+        ) -> ShareClient:
+            self.client = ShareClient(
+                meeting,
+                name,
+                self.grabber_factory(monitor),
+                self._ask_pin,
+                port=self.port,
+                quality=self.quality,
+                on_update=self._on_update,
+                media=self.media,
+                open_channel=open_channel,
+                ice=ice,
+            )
+            return self.client
+
         error: str | None = None
         notice = "You stopped sharing."
         try:
-            await client.run()
+            if isinstance(meeting, CloudMeetingId):
+                await self._share_to_cloud(meeting, make_client)
+            else:
+                await make_client().run()
         except asyncio.CancelledError:
             notice = "Cancelled."
         except MontageError as exc:
@@ -270,6 +284,23 @@ class ClientController(QObject):
             self.join_window.show_notice(notice)
         else:
             self.join_window.show_error(error)
+
+    async def _share_to_cloud(
+        self,
+        meeting: CloudMeetingId,
+        make_client: Callable[[ChannelOpener, IceSettings], ShareClient],
+    ) -> None:
+        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+        from montage_client.cloud.join import share_to_cloud_meeting
+
+        account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
+        if account is None:
+            raise NotEnrolled(
+                f"{meeting.display()} is a cloud meeting, and this computer is not enrolled with "
+                "a Montage cloud. Ask your administrator for an enrolment token."
+            )
+        self.join_window.show_progress(f"Looking up meeting {meeting.display()}…")
+        await share_to_cloud_meeting(account, meeting, make_client)
 
     async def _ask_pin(self, wanted: PinWanted) -> str:
         self._pin = asyncio.get_running_loop().create_future()

@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from montage_cloud.servers.config import CoturnSettings, write_private
+from montage_cloud.servers.config import (
+    PRODUCTION_DENIED_PEERS,
+    CoturnSettings,
+    write_private,
+)
 from montage_cloud.servers.process import ServerError, ServerProcess, free_port
 from montage_cloud.servers.tls import ThrowawayCertificates
 
@@ -61,6 +66,7 @@ class CoturnServer:
         realm: str = "montage.test",
         secret: str | None = None,
         allow_loopback_peers: bool = True,
+        denied_peers: Sequence[str] | None = None,
     ) -> None:
         if shutil.which("turnserver") is None:
             raise ServerError("coturn is not installed (apt-get install coturn)")
@@ -72,6 +78,9 @@ class CoturnServer:
         self._realm = realm
         self._secret = secret or secrets.token_urlsafe(32)
         self._allow_loopback_peers = allow_loopback_peers
+        # None: the production policy. Tests whose peers sit in the ranges set
+        # aside for network testing (RFC 2544) pass a narrower list.
+        self._denied_peers = denied_peers
         self._config = workdir / "turnserver.conf"
         self._process = ServerProcess(
             "coturn",
@@ -108,6 +117,9 @@ class CoturnServer:
             min_port=50000 + self._tls_port % 300 * 50,
             max_port=50000 + self._tls_port % 300 * 50 + 49,
             allow_loopback_peers=self._allow_loopback_peers,
+            denied_peers=(
+                PRODUCTION_DENIED_PEERS if self._denied_peers is None else tuple(self._denied_peers)
+            ),
         )
 
     def start(self) -> TurnEndpoint:

@@ -499,6 +499,10 @@ class _IdlePage(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
+        self.fit_text()
+
+    def fit_text(self) -> None:
+        """Size each line's font to the page (after a resize or a new meeting ID)."""
         max_width = self.width() * 0.92
         for label, share, bold in self._sizes:
             font = _pixel_font(self.font(), round(self.height() * share), bold)
@@ -546,8 +550,7 @@ class ReceiverWindow(QWidget):
 
         self.idle_page = _IdlePage(room, meeting_id, pin, self)
         self.sharing_page = QWidget(self)
-        join = f"Meeting ID {meeting_id}" + (f" · PIN {pin}" if pin is not None else "")
-        self.strip_label = QLabel(join)
+        self.strip_label = QLabel(self._join_text())
         self.strip_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.strip_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         _set_text_colour(self.strip_label, FOREGROUND)
@@ -587,6 +590,17 @@ class ReceiverWindow(QWidget):
     def presenter_ids(self) -> list[int]:
         """Presenter ids in grid order (the order Ctrl+1…4 use)."""
         return [tile.presenter.id for tile in self.grid.tiles]
+
+    def _join_text(self) -> str:
+        pin = self.pin
+        return f"Meeting ID {self.meeting_id}" + (f" · PIN {pin}" if pin is not None else "")
+
+    def set_meeting_id(self, meeting_id: str) -> None:
+        """Show another meeting ID (the cloud one ended: the local one is shown now)."""
+        self.meeting_id = meeting_id
+        self.idle_page.id_label.setText(meeting_id)
+        self.strip_label.setText(self._join_text())
+        self.idle_page.fit_text()
 
     def add_presenter(self, p: Presenter) -> None:
         if self._tile(p.id) is not None:

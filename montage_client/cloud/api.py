@@ -1,0 +1,256 @@
+"""The cloud's REST API from a device's side (docs/cloud-api.md).
+
+Each error the API can answer becomes a `MontageError` with a sentence for
+the person; the server's own message is kept for the log. The device
+secret travels only in the Authorization header and is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from montage_client.protocol.errors import (
+    CloudUnavailable,
+    DeviceRevoked,
+    InvalidInput,
+    InvalidMeetingId,
+    MeetingNotFound,
+    MontageError,
+    NotEnrolled,
+)
+from montage_client.protocol.meeting_id import CloudMeetingId
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0
+
+REMOVED = "This device was removed from your organisation's Montage account."
+SUSPENDED = "This device was suspended from your organisation's Montage account."
+
+
+def revoked(status: str) -> DeviceRevoked:
+    """The error for a device the administrator cut off ("suspended" or "removed")."""
+    return DeviceRevoked(SUSPENDED if status == "suspended" else REMOVED, status)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device_id: str
+    kind: str
+    secret: str
+    jid: str
+    xmpp_password: str
+
+    def __repr__(self) -> str:  # the secrets stay out of any log or traceback
+        return f"Enrolment(device_id={self.device_id!r}, kind={self.kind!r}, jid={self.jid!r})"
+
+
+@dataclass(frozen=True)
+class ResolvedMeeting:
+    meeting_id: str
+    jid: str  # the receiver's full XMPP address
+    endpoints: tuple[str, ...]  # the receiver's LAN endpoints, "host:port"
+    fingerprint: str  # the receiver's TLS certificate, "sha-256 HEX"
+    expires_at: float
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ResolvedMeeting:
+        return cls(
+            meeting_id=str(data["meeting_id"]),
+            jid=str(data["jid"]),
+            endpoints=tuple(str(e) for e in data["endpoints"]),
+            fingerprint=str(data["fingerprint"]),
+            expires_at=float(data["expires_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class TurnCredentials:
+    username: str
+    password: str
+    expires_at: float
+    uris: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"TurnCredentials(username={self.username!r}, uris={self.uris!r})"
+
+    @property
+    def preferred_uri(self) -> str:
+        """TURN over TLS when offered (it passes where HTTPS does), else the first."""
+        return next((u for u in self.uris if u.startswith("turns:")), self.uris[0])
+
+
+class CloudApi:
+    """One device's REST client. Use as `async with CloudApi(...) as api:`."""
+
+    def __init__(self, url: str, tls: ssl.SSLContext, secret: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._tls = tls
+        self._secret = secret
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> CloudApi:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
+
+    # -- calls -----------------------------------------------------------------
+    async def enrol(self, token: str, kind: str, name: str) -> Enrolment:
+        data = await self._call(
+            "POST", "/v1/enrol", json={"token": token, "kind": kind, "name": name}, auth=False
+        )
+        return Enrolment(
+            device_id=str(data["device"]["device_id"]),
+            kind=str(data["device"]["kind"]),
+            secret=str(data["secret"]),
+            jid=str(data["xmpp"]["jid"]),
+            xmpp_password=str(data["xmpp"]["password"]),
+        )
+
+    async def me(self) -> dict[str, Any]:
+        device: dict[str, Any] = await self._call("GET", "/v1/devices/me")
+        return device
+
+    async def open_meeting(
+        self, endpoints: list[str], fingerprint: str, jid: str
+    ) -> ResolvedMeeting:
+        data = await self._call(
+            "POST",
+            "/v1/meetings",
+            json={"endpoints": endpoints, "fingerprint": fingerprint, "jid": jid},
+        )
+        return ResolvedMeeting.from_wire(data)
+
+    async def refresh_meeting(self, meeting_id: str) -> ResolvedMeeting:
+        data = await self._call("POST", f"/v1/meetings/{meeting_id}/refresh")
+        return ResolvedMeeting.from_wire(data)
+
+    async def end_meeting(self, meeting_id: str) -> None:
+        await self._call("DELETE", f"/v1/meetings/{meeting_id}")
+
+    async def resolve(self, meeting: CloudMeetingId) -> ResolvedMeeting:
+        data = await self._call("GET", f"/v1/meetings/{meeting.digits}", meeting=meeting)
+        return ResolvedMeeting.from_wire(data)
+
+    async def turn(self) -> TurnCredentials:
+        data = await self._call("POST", "/v1/turn")
+        return TurnCredentials(
+            username=str(data["username"]),
+            password=str(data["password"]),
+            expires_at=float(data["expires_at"]),
+            uris=tuple(str(u) for u in data["uris"]),
+        )
+
+    async def revocation(self) -> DeviceRevoked | None:
+        """Whether the administrator has cut this device off (None: not, or cannot tell)."""
+        try:
+            await self.me()
+        except DeviceRevoked as exc:
+            return exc
+        except MontageError as exc:
+            logger.info("cannot tell whether this device is still enrolled: %s", exc)
+        return None
+
+    # -- plumbing --------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        auth: bool = True,
+        meeting: CloudMeetingId | None = None,
+    ) -> Any:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self._tls),
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            )
+        headers = {}
+        if auth:
+            if self._secret is None:
+                raise NotEnrolled("This device is not enrolled with a Montage cloud.")
+            headers["Authorization"] = f"Bearer {self._secret}"
+        try:
+            async with self._http.request(
+                method, self.url + path, json=json, headers=headers
+            ) as response:
+                if response.status == 204:
+                    return None
+                try:
+                    body = await response.json(content_type=None)
+                except ValueError:
+                    body = None
+                if response.status >= 400 or not isinstance(body, dict):
+                    raise _refusal(response.status, body, meeting)
+                return body
+        except MontageError:
+            raise
+        except TimeoutError as exc:
+            raise CloudUnavailable(
+                f"The Montage cloud at {self.url} did not answer within "
+                f"{REQUEST_TIMEOUT:.0f} seconds."
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise CloudUnavailable(f"Cannot reach the Montage cloud at {self.url}: {exc}") from exc
+
+
+def _refusal(status: int, body: Any, meeting: CloudMeetingId | None) -> MontageError:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = str(error.get("code", "")) if isinstance(error, dict) else ""
+    said = str(error.get("message", "")) if isinstance(error, dict) else ""
+    logger.info("cloud refused (%d %s): %s", status, code or "no code", said)
+    shown = meeting.display() if meeting is not None else "this meeting"
+    if code in ("device_suspended", "device_removed") and status == 403:
+        return revoked("suspended" if code == "device_suspended" else "removed")
+    if code == "unauthorized":
+        return NotEnrolled(
+            "The Montage cloud does not know this device (its enrolment was replaced or "
+            "lost). Enrol it again with a token from your administrator."
+        )
+    if code == "meeting_not_found":
+        return MeetingNotFound(
+            f"There is no meeting {shown}. Check the ID shown on the meeting-room display."
+        )
+    if code == "meeting_expired":
+        return MeetingNotFound(
+            f"Meeting {shown} has ended. Use the ID now shown on the meeting-room display."
+        )
+    if code == "meeting_id_malformed":
+        return InvalidMeetingId("A cloud meeting ID is 6 digits and does not start with 0.")
+    if code == "enrolment_token_invalid":
+        return InvalidInput("That enrolment token is not valid. Check it with your administrator.")
+    if code == "enrolment_token_expired":
+        return InvalidInput(
+            "That enrolment token has expired. Ask your administrator for a new one."
+        )
+    if code == "enrolment_token_used_up":
+        return InvalidInput(
+            "That enrolment token has been used as often as allowed. Ask your administrator "
+            "for a new one."
+        )
+    if code == "too_many_attempts":
+        return MontageError(said or "Too many wrong meeting IDs from this device; wait a while.")
+    if status >= 500 or not code:
+        return CloudUnavailable(
+            f"The Montage cloud could not answer (HTTP {status}"
+            f"{', ' + code if code else ''}). Try again shortly."
+        )
+    return MontageError(f"The Montage cloud refused: {said or code}")

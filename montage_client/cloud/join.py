@@ -1,0 +1,189 @@
+"""Joining a cloud (6-digit) meeting: resolve it, pick the signalling path, watch for revocation.
+
+1. `GET /v1/meetings/{id}` gives the receiver's LAN endpoints, its TLS
+   certificate fingerprint and its XMPP address; `POST /v1/turn` gives TURN
+   credentials for ICE (both sides use the relay when nothing direct works).
+2. The client logs in to XMPP and, meanwhile, tries the LAN endpoints for a
+   short while (`LAN_TIMEOUT`): a receiver on the same network is reached
+   directly, and its certificate must be the one the cloud named.
+3. Otherwise the conversation goes over XMPP.
+
+Throughout the share the XMPP session is held: when the cloud ends it (the
+administrator suspended or removed this device), the client asks the REST
+API why and ends the share with that sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from montage_client.core.rtc import IceSettings
+from montage_client.core.share_client import ChannelOpener, ShareClient
+from montage_client.core.signal_channel import SignalChannel, connect_websocket
+from montage_client.protocol.errors import MontageError, ReceiverUnreachable
+from montage_client.protocol.meeting_id import CloudMeetingId
+
+from .account import CloudAccount, split_host_port
+from .api import CloudApi, ResolvedMeeting
+from .xmpp_signal import XmppChannel, XmppSignalling
+
+logger = logging.getLogger(__name__)
+
+# A receiver on this network answers in milliseconds; past this, use the cloud.
+LAN_TIMEOUT = 1.5
+
+ClientFactory = Callable[[ChannelOpener, IceSettings], ShareClient]
+
+
+async def share_to_cloud_meeting(
+    account: CloudAccount,
+    meeting: CloudMeetingId,
+    make_client: ClientFactory,
+    *,
+    force_relay: bool = False,
+    lan_timeout: float = LAN_TIMEOUT,
+) -> ShareClient:
+    """Run one share to a cloud meeting until it ends; return the client that ran it.
+
+    `make_client(open_channel, ice)` builds the `ShareClient` (the caller
+    chooses grabber, name, PIN provider and progress reporting). Raises a
+    MontageError with a sentence when the meeting cannot be joined or the
+    share ends for a reason other than Stop.
+    """
+    async with CloudApi(account.url, account.tls(), account.secret()) as api:
+        resolved = await api.resolve(meeting)
+        turn = await api.turn()
+        ice = IceSettings(
+            turn_uri=turn.preferred_uri,
+            username=turn.username,
+            password=turn.password,
+            turn_tls=account.tls(),
+            relay_only=force_relay,
+        )
+        route = _Route(account, meeting, resolved, lan_timeout)
+        client = make_client(route.open_channel, ice)
+        checks: set[asyncio.Task[None]] = set()
+
+        async def check_revocation() -> None:
+            why = await api.revocation()
+            if why is not None:
+                client.end_with(why)
+
+        def on_lost() -> None:
+            # Also ends a share whose signalling took the LAN path.
+            task = asyncio.ensure_future(check_revocation())
+            checks.add(task)
+            task.add_done_callback(checks.discard)
+
+        route.lost_callback = on_lost
+        try:
+            await client.run()
+        except MontageError as exc:
+            # A share cut short while the cloud dropped us: was it revocation?
+            if route.xmpp_lost:
+                why = await api.revocation()
+                if why is not None:
+                    raise why from exc
+            raise
+        finally:
+            for task in checks:
+                task.cancel()
+            await route.close()
+        return client
+
+
+class _Route:
+    """Opens the signalling channel for one share and holds the XMPP session."""
+
+    def __init__(
+        self,
+        account: CloudAccount,
+        meeting: CloudMeetingId,
+        resolved: ResolvedMeeting,
+        lan_timeout: float,
+    ) -> None:
+        self.account = account
+        self.meeting = meeting
+        self.resolved = resolved
+        self.lan_timeout = lan_timeout
+        self.xmpp: XmppSignalling | None = None
+        self.xmpp_lost = False
+        self.lost_callback: Callable[[], None] | None = None
+        self._closing = False
+        self._login: asyncio.Future[XmppSignalling] | None = None
+
+    async def open_channel(self) -> SignalChannel:
+        login = self._login = asyncio.ensure_future(XmppSignalling.open(self.account))
+        try:
+            lan = await self._try_lan()
+        except BaseException:
+            login.cancel()
+            raise
+        if lan is not None:
+            # No need to wait for XMPP: it only brings news of revocation now.
+            logger.info("meeting %s: receiver reached on the LAN", self.meeting)
+            login.add_done_callback(self._logged_in)
+            return lan
+        self._logged_in(await asyncio.shield(login))
+        assert self.xmpp is not None
+        logger.info("meeting %s: signalling through the cloud", self.meeting)
+        return XmppChannel(
+            self.xmpp,
+            self.resolved.jid,
+            self.resolved.fingerprint,
+            f"the receiver of meeting {self.meeting.display()}",
+        )
+
+    def _logged_in(self, login: asyncio.Future[XmppSignalling] | XmppSignalling) -> None:
+        if isinstance(login, asyncio.Future):
+            if login.cancelled() or self._closing:
+                return  # close() takes care of a session that arrives late
+            error = login.exception()
+            if error is not None:
+                logger.warning("no XMPP session, sharing over the LAN only: %s", error)
+                return
+            login = login.result()
+        self.xmpp = login
+        login.on_disconnect(self._on_xmpp_lost)
+
+    async def _try_lan(self) -> SignalChannel | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lan_timeout
+        for endpoint in self.resolved.endpoints:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                host, port = split_host_port(endpoint, 443)
+                channel = await connect_websocket(host, port, connect_timeout=remaining)
+            except (ValueError, ReceiverUnreachable) as exc:
+                logger.info("LAN endpoint %s not reachable: %s", endpoint, exc)
+                continue
+            if channel.receiver_fingerprint == self.resolved.fingerprint:
+                return channel
+            # Someone else answers at that address now (a new DHCP lease).
+            logger.info("LAN endpoint %s is another receiver; not using it", endpoint)
+            await channel.close()
+        return None
+
+    def _on_xmpp_lost(self) -> None:
+        if self._closing:
+            return  # our own logout, not news
+        self.xmpp_lost = True
+        if self.lost_callback is not None:
+            self.lost_callback()
+
+    async def close(self) -> None:
+        self._closing = True
+        login = self._login
+        if login is not None and self.xmpp is None:
+            login.cancel()
+            await asyncio.wait([login])  # does not raise what the login raised
+            if not login.cancelled() and login.exception() is None:
+                self.xmpp = login.result()
+        if self.xmpp is not None:
+            with contextlib.suppress(Exception):
+                await self.xmpp.close()

@@ -1,0 +1,254 @@
+"""Signalling over XMPP: the same protocol messages, carried in a registered IQ namespace.
+
+slixmpp has no Jingle, and Montage needs none: each protocol message (the
+JSON text of `messages.serialize`) rides as the text of one
+
+    <iq type="set" to="receiver full JID" id="…">
+      <signal xmlns="urn:montage:signal:1" conversation="…">{"type":"hello",…}</signal>
+    </iq>
+
+answered by an empty `<iq type="result"/>` (docs/protocol.md §15). The
+`conversation` attribute, chosen by the client for each share, tells two
+shares from one device apart. Both sides log in with SASL SCRAM over direct
+TLS (XEP-0368) through `montage_cloud.prosody_admin.open_session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from slixmpp import ClientXMPP, Iq
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ElementBase, register_stanza_plugin
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
+
+from montage_client.core.signal_channel import PATH_CLOUD, SignalChannel
+from montage_client.protocol import messages as m
+from montage_client.protocol.errors import CloudUnavailable, NotEnrolled
+from montage_cloud.prosody_admin import (
+    XmppLoginFailed,
+    XmppUnreachable,
+    close_session,
+    open_session,
+)
+
+from .account import CloudAccount
+from .api import revoked
+
+logger = logging.getLogger(__name__)
+
+SIGNAL_NS = "urn:montage:signal:1"
+# How long the other side's server may take to acknowledge one message.
+SEND_TIMEOUT = 10.0
+LOGIN_TIMEOUT = 10.0
+_CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SignalStanza(ElementBase):
+    """`<signal xmlns="urn:montage:signal:1" conversation="…">JSON</signal>`."""
+
+    name = "signal"
+    namespace = SIGNAL_NS
+    plugin_attrib = "montage_signal"
+    interfaces: ClassVar[set[str]] = {"conversation", "json"}
+
+    def get_json(self) -> str:
+        return str(self.xml.text or "")
+
+    def set_json(self, value: str) -> None:
+        self.xml.text = value
+
+    def del_json(self) -> None:
+        self.xml.text = None
+
+
+register_stanza_plugin(Iq, SignalStanza)
+
+# (sender's full JID, conversation, JSON text)
+SignalHandler = Callable[[str, str, str], None]
+
+
+class XmppSignalling:
+    """One device's XMPP session, sending and receiving Montage signalling."""
+
+    def __init__(self, client: ClientXMPP) -> None:
+        self._client = client
+        self._handlers: list[SignalHandler] = []
+        self._on_disconnect: list[Callable[[], None]] = []
+        self._on_peer_gone: list[Callable[[str], None]] = []
+        self.disconnected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        client.register_handler(
+            Callback("montage signal", StanzaPath("iq@type=set/montage_signal"), self._on_iq)
+        )
+        client.add_event_handler("disconnected", self._lost)
+        client.add_event_handler("presence_unavailable", self._unavailable)
+
+    @classmethod
+    async def open(
+        cls, account: CloudAccount, *, login_timeout: float = LOGIN_TIMEOUT
+    ) -> XmppSignalling:
+        """Log in as the enrolled device; DeviceRevoked if its account is disabled."""
+        password = account.xmpp_password()
+        try:
+            client = await open_session(
+                account.jid,
+                password,
+                host=account.xmpp_host,
+                port=account.xmpp_port,
+                ssl_context=account.tls(),
+                login_timeout=login_timeout,
+            )
+        except XmppLoginFailed as exc:
+            if exc.condition == "account-disabled":
+                raise revoked("suspended") from None
+            raise NotEnrolled(
+                "The Montage cloud's messaging service refused this device's credentials "
+                f"({exc.condition}). Enrol it again with a token from your administrator."
+            ) from None
+        except XmppUnreachable as exc:
+            raise CloudUnavailable(
+                f"Cannot reach the Montage cloud's messaging service at "
+                f"{account.xmpp_host}:{account.xmpp_port}: {exc}"
+            ) from exc
+        signalling = cls(client)
+        # Available presence: some servers route stanzas to a full JID only then.
+        client.send_presence()
+        return signalling
+
+    @property
+    def jid(self) -> str:
+        """This session's full JID (what a receiver registers for its meeting)."""
+        return str(self._client.boundjid.full)
+
+    @property
+    def connected(self) -> bool:
+        return not self.disconnected.done()
+
+    def on_signal(self, handler: SignalHandler) -> None:
+        self._handlers.append(handler)
+
+    def remove_handler(self, handler: SignalHandler) -> None:
+        if handler in self._handlers:
+            self._handlers.remove(handler)
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        self._on_disconnect.append(callback)
+
+    def on_peer_gone(self, callback: Callable[[str], None]) -> None:
+        """`callback(full_jid)` when a peer that sent us directed presence goes offline."""
+        self._on_peer_gone.append(callback)
+
+    def announce_to(self, peer: str) -> None:
+        """Directed presence (RFC 6121 §4.6): the server tells `peer` when we go offline."""
+        if self.connected:
+            self._client.send_presence(pto=peer)
+
+    async def send(self, to: str, conversation: str, text: str) -> None:
+        """Deliver one message; ConnectionError if it cannot be (peer gone, we are offline)."""
+        if not self.connected:
+            raise ConnectionError("the XMPP session has ended")
+        iq: Any = self._client.make_iq_set(ito=to)
+        iq["montage_signal"]["conversation"] = conversation
+        iq["montage_signal"]["json"] = text
+        try:
+            await iq.send(timeout=SEND_TIMEOUT)
+        except IqError as exc:
+            raise ConnectionError(f"{to} did not take the message: {exc.condition}") from None
+        except IqTimeout:
+            raise ConnectionError(f"{to} did not acknowledge within {SEND_TIMEOUT:.0f} s") from None
+
+    async def close(self) -> None:
+        if self.connected:
+            await close_session(self._client)
+        # slixmpp 1.17 cancels its send loop only when the client object is
+        # garbage-collected, possibly after the event loop has gone ("Task was
+        # destroyed but it is pending"); end it while the loop still runs.
+        sender = getattr(self._client, "_run_out_filters", None)
+        if sender is not None and not sender.done():
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    # -- internals ------------------------------------------------------------
+    def _on_iq(self, iq: Any) -> None:
+        conversation = str(iq["montage_signal"]["conversation"])
+        text = iq["montage_signal"]["json"]
+        if not _CONVERSATION.fullmatch(conversation) or len(text) > 4 * m.MAX_MESSAGE_BYTES:
+            refusal = iq.reply(clear=True)
+            refusal["type"] = "error"
+            refusal["error"]["type"] = "modify"
+            refusal["error"]["condition"] = "bad-request"
+            refusal.send()
+            return
+        iq.reply(clear=True).send()
+        sender = str(iq["from"].full)
+        for handler in list(self._handlers):
+            handler(sender, conversation, text)
+
+    def _unavailable(self, presence: Any) -> None:
+        gone = str(presence["from"].full)
+        for callback in list(self._on_peer_gone):
+            callback(gone)
+
+    def _lost(self, _event: object) -> None:
+        if not self.disconnected.done():
+            self.disconnected.set_result(None)
+            logger.info("XMPP session ended")
+            for callback in list(self._on_disconnect):
+                callback()
+
+
+class XmppChannel(SignalChannel):
+    """The client's conversation with one receiver through the cloud."""
+
+    path = PATH_CLOUD
+
+    def __init__(
+        self, signalling: XmppSignalling, receiver_jid: str, fingerprint: str, where: str
+    ) -> None:
+        self._signalling = signalling
+        self._peer = receiver_jid
+        self.conversation = secrets.token_urlsafe(12)
+        self.where = where
+        self.receiver_fingerprint = fingerprint
+        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        signalling.on_signal(self._deliver)
+        signalling.on_disconnect(self._closed)
+        signalling.on_peer_gone(self._peer_gone)
+        # So the receiver hears at once if this device drops off the cloud.
+        signalling.announce_to(receiver_jid)
+        if not signalling.connected:
+            self._closed()
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._signalling.send(self._peer, self.conversation, text)
+        except ConnectionError as exc:
+            logger.info("signalling to %s failed: %s", self._peer, exc)
+            self._closed()
+
+    async def receive(self) -> str | None:
+        return await self._inbox.get()
+
+    async def close(self) -> None:
+        self._signalling.remove_handler(self._deliver)
+
+    def _deliver(self, sender: str, conversation: str, text: str) -> None:
+        # Only the receiver we asked, in this conversation, may speak in it.
+        if sender == self._peer and conversation == self.conversation:
+            self._inbox.put_nowait(text)
+
+    def _peer_gone(self, jid: str) -> None:
+        if jid == self._peer:
+            logger.info("the receiver %s went offline", jid)
+            self._closed()
+
+    def _closed(self) -> None:
+        self._inbox.put_nowait(None)
