@@ -31,11 +31,15 @@ from montage_cloud.server import ServeOptions, serve
 from montage_cloud.service import CloudConfig, CloudService
 from montage_cloud.storage import StorageUnavailable, open_storage
 from montage_cloud.turn import TurnConfig
-from montage_cloud.xmpp_admin import default_xmpp_admin
+from montage_cloud.xmpp_admin import XmppAdmin, default_xmpp_admin
 
 logger = logging.getLogger(__name__)
 
 EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """The command line cannot work as given; the message says what to change."""
 
 
 def default_database() -> str:
@@ -55,9 +59,24 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLite file or postgresql:// DSN (default: $MONTAGE_CLOUD_DB, else a SQLite"
         " file in ~/.local/share/montage-cloud)",
     )
+    xmpp = argparse.ArgumentParser(add_help=False)
+    xmpp.add_argument(
+        "--xmpp-admin",
+        metavar="JID",
+        default=os.environ.get("MONTAGE_CLOUD_XMPP_ADMIN"),
+        help="Prosody admin account that creates, disables and kicks device accounts"
+        " (XEP-0133); its password comes from $MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD."
+        " Without it device accounts are not managed (a warning says so)",
+    )
+    xmpp.add_argument(
+        "--xmpp-server",
+        metavar="HOST:PORT",
+        help="where Prosody takes direct-TLS logins (default: the admin JID's domain, 443)",
+    )
+    xmpp.add_argument("--xmpp-ca", type=Path, help="CA file to trust for Prosody's certificate")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_cmd = commands.add_parser("serve", parents=[database], help="run the REST API")
+    serve_cmd = commands.add_parser("serve", parents=[database, xmpp], help="run the REST API")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=None, help="443 with TLS, else 8080")
     serve_cmd.add_argument("--tls-cert", type=Path)
@@ -75,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         help="enables /v1/admin (default: $MONTAGE_CLOUD_ADMIN_TOKEN; none: admin API off)",
     )
 
-    admin = commands.add_parser("admin", parents=[database], help="administer devices")
+    admin = commands.add_parser("admin", parents=[database, xmpp], help="administer devices")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     token = admin_commands.add_parser("token", help="issue an enrolment token")
     token.add_argument("--org", required=True)
@@ -115,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args, database)
         return asyncio.run(_admin(args, database))
+    except UsageError as error:
+        print(f"montage-cloud: {error}", file=sys.stderr)
+        return EXIT_INVALID
     except ApiError as error:
         print(f"montage-cloud: {error.message}", file=sys.stderr)
         return EXIT_INVALID if error.status in (400, 404) else 1
@@ -158,14 +180,45 @@ def _serve(args: argparse.Namespace, database: str) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
-    asyncio.run(serve(options))
+    asyncio.run(serve(options, xmpp=xmpp_admin_from(args)))
     return 0
 
 
+def xmpp_admin_from(args: argparse.Namespace) -> XmppAdmin:
+    """Prosody's admin account if configured, else accounts are not managed."""
+    if not args.xmpp_admin:
+        logger.warning("no --xmpp-admin: device XMPP accounts are not created, disabled or kicked")
+        return default_xmpp_admin()
+    password = os.environ.get("MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD")
+    if not password:
+        raise UsageError(
+            "--xmpp-admin needs the admin password in $MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD."
+        )
+    domain = args.xmpp_admin.split("@", 1)[-1].split("/", 1)[0]
+    host, port = domain, 443
+    if args.xmpp_server:
+        host, _, port_text = args.xmpp_server.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise UsageError("--xmpp-server takes HOST:PORT.")
+        port = int(port_text)
+    context = ssl.create_default_context(cafile=str(args.xmpp_ca) if args.xmpp_ca else None)
+    from montage_cloud.prosody_admin import ProsodyAdmin
+
+    return ProsodyAdmin(
+        domain=domain,
+        host=host,
+        port=port,
+        admin_jid=args.xmpp_admin,
+        admin_password=password,
+        ssl_context=context,
+    )
+
+
 async def _admin(args: argparse.Namespace, database: str) -> int:
+    xmpp = xmpp_admin_from(args)
     storage = await open_storage(database)
     try:
-        service = CloudService(storage, default_xmpp_admin(), CloudConfig())
+        service = CloudService(storage, xmpp, CloudConfig())
         if args.admin_command == "token":
             request = TokenRequest.from_wire({"org": args.org, "uses": args.uses, "ttl": args.ttl})
             issued = await service.issue_enrolment_token(request)
@@ -189,6 +242,9 @@ async def _admin(args: argparse.Namespace, database: str) -> int:
         return 0
     finally:
         await storage.close()
+        close = getattr(xmpp, "close", None)
+        if close is not None:  # ProsodyAdmin holds an XMPP session
+            await close()
 
 
 def _when(timestamp: float) -> str:

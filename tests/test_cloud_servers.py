@@ -654,3 +654,91 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_admin_cli_manages_device_accounts_in_prosody(
+    xmpp: XmppEndpoint, certs: ThrowawayCertificates, tmp_path: Path
+) -> None:
+    """`montage-cloud admin … --xmpp-admin` reaches the real Prosody, not a stand-in."""
+    import argparse
+    import os
+    import sys
+
+    from montage_cloud.cli import xmpp_admin_from
+    from montage_cloud.request_bodies import EnrolRequest, TokenRequest
+    from montage_cloud.service import CloudConfig, CloudService
+    from montage_cloud.storage import open_storage
+
+    database = str(tmp_path / "cloud.sqlite3")
+    flags = [
+        "--db",
+        database,
+        "--xmpp-admin",
+        xmpp.admin_jid,
+        "--xmpp-server",
+        f"{xmpp.host}:{xmpp.port}",
+        "--xmpp-ca",
+        str(certs.ca_cert),
+    ]
+    env = dict(os.environ, MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD=xmpp.admin_password)
+    options = argparse.Namespace(
+        xmpp_admin=xmpp.admin_jid, xmpp_server=f"{xmpp.host}:{xmpp.port}", xmpp_ca=certs.ca_cert
+    )
+
+    async def enrol() -> tuple[str, str, str]:
+        os.environ["MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD"] = xmpp.admin_password
+        try:
+            admin = xmpp_admin_from(options)
+        finally:
+            del os.environ["MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD"]
+        storage = await open_storage(database)
+        service = CloudService(storage, admin, CloudConfig(xmpp_domain=xmpp.domain))
+        token = await service.issue_enrolment_token(TokenRequest.from_wire({"org": "Acme"}))
+        enrolled = await service.enrol(
+            EnrolRequest.from_wire({"token": token.token, "kind": "client", "name": "laptop"})
+        )
+        await storage.close()
+        await admin.close()  # type: ignore[attr-defined]
+        user = enrolled.xmpp_jid.split("@", 1)[0]
+        return enrolled.device.device_id, user, enrolled.xmpp_password
+
+    device_id, user, password = run(enrol())
+
+    async def suspend_while_logged_in() -> None:
+        client = await _login(xmpp, certs, user, password)  # the account exists in Prosody
+        ended = _watch_disconnect(client)
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "montage_cloud",
+                "admin",
+                *flags,
+                "devices",
+                "suspend",
+                device_id,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        await asyncio.wait_for(ended, 10)  # its live session was ended
+        with pytest.raises(XmppLoginFailed):
+            await _login(xmpp, certs, user, password)
+
+    run(suspend_while_logged_in())
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "montage_cloud", "admin", *flags, "devices", "list"],
+        env={k: v for k, v in env.items() if k != "MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert "MONTAGE_CLOUD_XMPP_ADMIN_PASSWORD" in missing.stderr
