@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service if not on port 443"
     )
     enrol.add_argument("--name", help="this computer's name in the organisation's device list")
+    from montage_client.net import netcheck  # proxy/cloud check (docs/proxies.md)
+
+    netcheck.add_parser(commands)
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
@@ -306,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "enrol":
             return asyncio.run(_enrol(args))
+        if args.command == "netcheck":
+            from montage_client.net import netcheck as check
+
+            return check.run(args)
         if args.command == "monitors":
             return _monitors()
         if args.command == "devices":

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ffmpeg                           # the benchmark's reference pipeline
   prosody coturn postgresql        # the cloud's XMPP, TURN and database servers (tests start them)
   nftables iproute2                # blocking UDP between test network namespaces
+  squid dante-server apache2-utils openssl   # real HTTP and SOCKS5 proxies for the proxy tests
 )
 
 missing=()

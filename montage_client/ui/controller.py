@@ -33,6 +33,7 @@ from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId, parse_
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.settings import ClientSettings, config_dir
 
+from .cloud_dialog import CloudAccountDialog
 from .join_window import JoinWindow
 from .media_controls import PREVIEW_SIZE, MediaControls
 from .sharing_bar import SharingBar
@@ -97,6 +98,9 @@ class ClientController(QObject):
             [MeetingId(d).display() for d in settings.recent_meetings if _is_valid(d)]
         )
         join_window.join_requested.connect(self._on_join)
+        join_window.cloud_settings_requested.connect(self.show_cloud_account)
+        self.cloud_dialog: CloudAccountDialog | None = None
+        self._enrol_task: asyncio.Task[None] | None = None
         join_window.pin_entered.connect(self._on_pin)
         join_window.cancel_requested.connect(self.stop)
         sharing_bar.stop_requested.connect(self.stop)
@@ -224,6 +228,53 @@ class ClientController(QObject):
         for controls in self.controls:
             if controls.isVisible():
                 controls.preview.show_frame(camera.preview)
+
+    # -- the cloud account page ------------------------------------------------
+    def show_cloud_account(self) -> None:
+        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+
+        if self.cloud_dialog is None:
+            self.cloud_dialog = CloudAccountDialog(self.join_window)
+            self.cloud_dialog.enrol_requested.connect(self._on_enrol)
+        account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
+        self.cloud_dialog.show_account(
+            account.url if account else None, account.device_id if account else None
+        )
+        self.cloud_dialog.show()
+
+    def _on_enrol(self, url: str, token: str, ca_file: str, xmpp: str) -> None:
+        if self._enrol_task is not None and not self._enrol_task.done():
+            return
+        assert self.cloud_dialog is not None
+        self.cloud_dialog.set_busy(True)
+        self._enrol_task = asyncio.ensure_future(self._enrol(url, token, ca_file, xmpp))
+
+    async def _enrol(self, url: str, token: str, ca_file: str, xmpp: str) -> None:
+        import socket
+
+        from montage_client.cloud.account import ACCOUNT_FILE
+        from montage_client.cloud.enrol import enrol_device
+
+        dialog = self.cloud_dialog
+        assert dialog is not None
+        try:
+            account = await enrol_device(
+                config_dir() / ACCOUNT_FILE,
+                url=url,
+                token=token,
+                kind="client",
+                name=(self.settings.name or socket.gethostname())[:64] or "Montage client",
+                ca_file=ca_file or None,
+                xmpp=xmpp or None,
+            )
+        except MontageError as exc:
+            dialog.show_error(str(exc))
+            return
+        except Exception as exc:
+            logger.exception("enrolment failed")
+            dialog.show_error(f"Enrolment failed: {exc}")
+            return
+        dialog.show_enrolled(account.url, account.device_id)
 
     def close(self) -> None:
         """The app is closing: stop the share and let the devices go."""

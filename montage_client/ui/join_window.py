@@ -45,6 +45,7 @@ class JoinWindow(QWidget):
     join_requested = Signal(str, str)  # raw meeting ID text, name
     pin_entered = Signal(str)
     cancel_requested = Signal()
+    cloud_settings_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,7 +104,10 @@ class JoinWindow(QWidget):
         self.join_button = QPushButton("Join")
         self.join_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
+        self.cloud_button = QPushButton("Cloud account…")
+        self.cloud_button.setToolTip("Enrol this computer to join 6-digit (cloud) meetings")
         buttons = QHBoxLayout()
+        buttons.addWidget(self.cloud_button)
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.join_button)
@@ -120,6 +124,7 @@ class JoinWindow(QWidget):
         layout.addLayout(buttons)
 
         self.join_button.clicked.connect(self._submit)
+        self.cloud_button.clicked.connect(self.cloud_settings_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
         for edit in (self.meeting_edit, self.name_edit, self.pin_edit):
             edit.returnPressed.connect(self._submit)

@@ -1,0 +1,207 @@
+"""`montage-client netcheck`: say in words what works on the way to the cloud.
+
+Each step is one line: which route the cloud gets, whether the proxy answers,
+whether it accepts our credentials (a tunnel to the cloud's port), whether
+the cloud's REST API answers through it (`GET /v1/netcheck`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import ssl
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from montage_client.protocol.errors import InvalidInput, MontageError
+
+from .errors import ProxyAuthRefused, ProxyDenied, ProxyProblem
+from .http import proxied_session
+from .probes import Finding, turn_answers, xmpp_answers
+from .refusals import os_reason
+from .routes import ProxyResolver, Route
+from .settings import ProxySettings
+from .tunnel import open_tunnel
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT = 5.0
+
+
+async def netcheck(
+    settings: ProxySettings,
+    cloud_url: str | None,
+    *,
+    timeout: float = CHECK_TIMEOUT,  # noqa: ASYNC109  # seconds per step
+    tls: ssl.SSLContext | None = None,
+    xmpp: tuple[str, int] | None = None,
+    xmpp_domain: str | None = None,
+    turn: tuple[str, int] | None = None,
+) -> list[Finding]:
+    """The report for reaching `cloud_url` (and the XMPP service at `xmpp`) via `settings`."""
+    resolver = ProxyResolver(settings)
+    findings: list[Finding] = []
+    if cloud_url is None:
+        findings.append(Finding(None, f"Proxy setting: {settings}."))
+        findings.append(
+            Finding(None, "Cloud: not checked (give --cloud URL, or enrol this computer).")
+        )
+        return findings
+    parts = urlsplit(cloud_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        routes = await resolver.routes(cloud_url)
+    except MontageError as exc:
+        return [Finding(False, str(exc))]
+    route = routes[0]
+    findings.append(Finding(None, f"Proxy setting: {settings}; the cloud goes {_via(route)}."))
+    tunnel_ok = True
+    if route is not None:
+        answers = await _proxy_answers(route, timeout)
+        findings.append(answers)
+        tunnel_ok = answers.ok is True
+        if tunnel_ok:
+            tunnel = await _tunnel(host, port, resolver, route, timeout)
+            tunnel_ok = tunnel.ok is True
+            findings.append(tunnel)
+    if tunnel_ok:
+        findings.append(await _rest(cloud_url, resolver, route, timeout, tls))
+    else:
+        findings.append(Finding(None, "Cloud REST: not checked (the proxy step above failed)."))
+    if xmpp is None:
+        findings.append(Finding(None, "XMPP: not checked (give --xmpp HOST:PORT, or enrol)."))
+    else:
+        domain = xmpp_domain or xmpp[0]
+        findings.append(await xmpp_answers(*xmpp, domain, resolver, timeout, tls))
+    if turn is None:
+        findings.append(Finding(None, "TURN: not checked (give --turn HOST:PORT of turns:)."))
+    else:
+        findings.append(await turn_answers(*turn, resolver, timeout, tls))
+    return findings
+
+
+def _via(route: Route) -> str:
+    return "direct (no proxy)" if route is None else f"through the {route}"
+
+
+async def _proxy_answers(route: Route, seconds: float) -> Finding:
+    assert route is not None
+    try:
+        async with asyncio.timeout(seconds):
+            _reader, writer = await asyncio.open_connection(route.host, route.port)
+    except TimeoutError:
+        return Finding(False, f"The {route} did not answer within {seconds:g} seconds.")
+    except OSError as exc:
+        return Finding(False, f"The {route} could not be reached ({os_reason(exc)}).")
+    writer.close()
+    return Finding(True, f"The {route} is reachable.")
+
+
+async def _tunnel(
+    host: str, port: int, resolver: ProxyResolver, route: Route, seconds: float
+) -> Finding:
+    assert route is not None
+    try:
+        sock = await open_tunnel(host, port, resolver, timeout=seconds)
+    except ProxyAuthRefused as exc:
+        return Finding(False, f"Proxy authentication refused: {exc}")
+    except ProxyDenied as exc:  # squid refuses a port before it asks who we are
+        return Finding(False, f"Proxy tunnel refused: {exc}")
+    except MontageError as exc:
+        return Finding(False, str(exc))
+    sock.close()
+    what = "authentication accepted" if route.user else "no authentication needed"
+    return Finding(True, f"Proxy {what}; it opens a tunnel to {host}:{port}.")
+
+
+async def _rest(
+    cloud_url: str,
+    resolver: ProxyResolver,
+    route: Route,
+    seconds: float,
+    tls: ssl.SSLContext | None,
+) -> Finding:
+    where = "through the proxy" if route is not None else "directly"
+    try:
+        async with (
+            await proxied_session(cloud_url, resolver, timeout=seconds, tls=tls) as http,
+            http.get("/v1/netcheck") as response,
+        ):
+            body = await response.json(content_type=None) if response.status == 200 else {}
+            status = response.status
+    except ProxyProblem as exc:
+        return Finding(False, f"Cloud REST not reachable: {exc}")
+    except TimeoutError:
+        return Finding(False, f"Cloud REST did not answer {where} within {seconds:g} seconds.")
+    except aiohttp.ClientConnectorDNSError:
+        host = urlsplit(cloud_url).hostname
+        return Finding(False, f"Cloud REST not reachable {where}: no address found for {host}.")
+    except aiohttp.ClientConnectorError as exc:
+        return Finding(False, f"Cloud REST not reachable {where} ({os_reason(exc.os_error)}).")
+    except (aiohttp.ClientError, ValueError) as exc:
+        logger.info("netcheck REST failed: %r", exc)
+        return Finding(False, f"Cloud REST not reachable {where} ({type(exc).__name__}).")
+    if status == 200 and isinstance(body, dict) and body.get("service") == "montage-cloud":
+        return Finding(True, f"Cloud REST reachable {where} ({cloud_url}).")
+    return Finding(
+        False,
+        f"Something other than the Montage cloud answered {where} (HTTP {status}): "
+        "a proxy or captive portal may be in the way.",
+    )
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `netcheck` sub-command's options."""
+    check = commands.add_parser("netcheck", help="say what works on the way to the cloud")
+    check.add_argument(
+        "--proxy",
+        default="system",
+        metavar="SPEC",
+        help="none, system (default), http://[user@]host:port, socks5://[user@]host:port "
+        "or pac+https://host/proxy.pac; the password comes from the keyring or "
+        "MONTAGE_PROXY_PASSWORD",
+    )
+    check.add_argument("--cloud", metavar="URL", help="the cloud's API address (default: enrolled)")
+    check.add_argument("--xmpp", metavar="HOST:PORT", help="the XMPP service (default: enrolled)")
+    check.add_argument("--turn", metavar="HOST:PORT", help="the TURN over TLS (turns:) service")
+    check.add_argument("--ca", metavar="FILE", help="also trust this CA for the cloud")
+    check.add_argument("--timeout", type=float, default=CHECK_TIMEOUT, help="seconds per step")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`montage-client netcheck`: 0 when every checked step works, else 4."""
+    settings = ProxySettings.parse(args.proxy)
+    cloud, tls, domain = args.cloud, None, None
+    xmpp, turn = _host_port("--xmpp", args.xmpp), _host_port("--turn", args.turn)
+    if args.ca:
+        tls = ssl.create_default_context()
+        tls.load_verify_locations(cafile=args.ca)
+    if cloud is None:
+        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+        from montage_client.settings import config_dir
+
+        account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
+        if account is not None:
+            cloud, tls = account.url, tls or account.tls()
+            if xmpp is None:
+                xmpp, domain = (account.xmpp_host, account.xmpp_port), account.jid.partition("@")[2]
+    findings = asyncio.run(
+        netcheck(
+            settings, cloud, timeout=args.timeout, tls=tls, xmpp=xmpp, xmpp_domain=domain, turn=turn
+        )
+    )
+    for finding in findings:
+        print(finding, flush=True)
+    return 4 if any(f.ok is False for f in findings) else 0
+
+
+def _host_port(option: str, text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidInput(f"{option} takes HOST:PORT, e.g. cloud.example.org:443, not {text!r}.")
+    return host.strip("[]"), int(port)
