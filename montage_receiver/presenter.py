@@ -171,6 +171,9 @@ class Presenter:
             while True:
                 frame = await track.recv()
                 self.audio_frames += 1
+                if not self.microphone_on:
+                    # In flight when the presenter switched off: not live sound.
+                    continue
                 self.audio_levels.append(frame_mean_square(frame))
                 if self.muted_by_room:
                     continue

@@ -252,6 +252,7 @@ def test_room_muted_sound_is_measured_but_not_played() -> None:
     played: list[bytes] = []
     p = Presenter(1, "Ann", "local")
     p.audio_listeners.append(lambda _p, frame: played.append(pcm_bytes(frame)))
+    p.set_media_state(camera=False, microphone=True)  # the presenter switched it on
 
     asyncio.run(p.consume_audio(_Tone(10)))
     assert p.audio_frames == 10 and len(played) == 10
@@ -260,3 +261,15 @@ def test_room_muted_sound_is_measured_but_not_played() -> None:
     asyncio.run(p.consume_audio(_Tone(10)))
     assert p.audio_frames == 20 and len(played) == 10
     assert abs(p.audio_rms - 0.25 / np.sqrt(2)) < 0.01  # still measured: a quarter-scale sine
+
+
+def test_sound_in_flight_after_the_microphone_goes_off_is_not_live() -> None:
+    played: list[bytes] = []
+    p = Presenter(1, "Ann", "local")
+    p.audio_listeners.append(lambda _p, frame: played.append(pcm_bytes(frame)))
+    p.set_media_state(camera=False, microphone=True)
+    asyncio.run(p.consume_audio(_Tone(5)))
+    p.set_media_state(camera=False, microphone=False)
+    asyncio.run(p.consume_audio(_Tone(5)))  # packets already on the wire
+    assert p.audio_frames == 10  # counted
+    assert len(played) == 5 and p.audio_rms == 0  # neither played nor measured

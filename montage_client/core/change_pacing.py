@@ -36,7 +36,7 @@ QUIET_RESET = 1.0  # a pause this long makes the next small change fresh
 KEEPALIVE = 1.0
 IDLE_CHECK = 0.2  # how often a still screen is compared in full
 # While nothing large moves, the screen is probed this often: each tick costs
-# a thread wake-up and two column grabs, and a large change is still caught
+# a thread wake-up and a column grab, and a large change is still caught
 # within 1/IDLE_TICK_HZ (67 ms).
 IDLE_TICK_HZ = 15.0
 TEXT_FPS = 15.0

@@ -2,10 +2,11 @@
 
 Runs in the capture thread, one `tick` per capture period:
 
-1. Probe: two thin columns of the screen (8 px wide, full height, at a third
-   and two thirds across) are grabbed and compared with the last probe. That
-   costs ~0.03 ms, so a large change (a new slide, scrolling, video) is seen
-   on the very tick it happens.
+1. Probe: a thin column through the middle of the screen (8 px wide, full
+   height) is grabbed and compared with the last probe. That costs ~0.03 ms,
+   so a large change (a new slide, scrolling, video — they cross the middle)
+   is seen on the very tick it happens; anything else is found by the next
+   full check (every 0.2 s when idle).
 2. Check: a full grab compared with the previous one (~1.3 ms for 1080p)
    tells exactly which rows changed and how much of the screen. It runs when
    the probe saw something, and otherwise only as often as the pacer asks
@@ -116,8 +117,10 @@ class ScreenFrames:
 
     @staticmethod
     def _probe_xs(canvas: Bgra) -> list[int]:
+        # One column: each grab costs mss's per-request overhead, which on a
+        # still screen is most of what sharing it costs (docs/performance.md).
         width = canvas.shape[1]
-        return [x for x in (width // 3, 2 * width // 3) if x + PROBE_WIDTH <= width]
+        return [x for x in (width // 2,) if x + PROBE_WIDTH <= width]
 
     def _check(self, now: float) -> None:
         assert self._canvas is not None
