@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import selectors
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,41 +23,17 @@ import pytest
 from aioice import turn
 
 from montage_cloud.prosody_admin import XmppLoginFailed, close_session, open_session
+from tests.dev_cloud import dev_cloud as start_dev_cloud
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError(f"no ready line within {timeout} s")
-    return process.stdout.readline()
 
 
 @pytest.fixture(scope="module")
 def dev_cloud(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    log = tmp_path_factory.mktemp("dev") / "stderr.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "montage_cloud.dev"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-        )
-    try:
-        line = _read_line(process, 30)
-        assert line, f"dev exited early ({process.wait(5)}):\n{log.read_text()}"
-        yield process, json.loads(line)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+    with start_dev_cloud(tmp_path_factory.mktemp("dev"), timeout=30) as started:
+        yield started
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ import pytest
 
 from montage_client.protocol.meeting_id import CloudMeetingId
 from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
+from tests.dev_cloud import dev_cloud, read_line
 from tests.memory_keyring import MemoryKeyring
 from tests.netns import Namespace, unavailable_reason
 from tests.test_cloud_share import (
@@ -33,7 +34,7 @@ from tests.test_cloud_share import (
     ROOT,
     Cloud,
     CloudPresenting,
-    _read_line,
+    cloud_from,
     enrol,
 )
 
@@ -83,33 +84,8 @@ def host_cloud(
         "logging.basicConfig(level=logging.INFO)\n"
         f"sys.exit(run_dev(host={receiver_host.local!r}, relay_denied_peers={denied!r}))\n"
     )
-    log = tmp_path_factory.mktemp("netns-cloud") / "stderr.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-        )
-    try:
-        line = _read_line(process, 60)
-        assert line, f"cloud exited early ({process.wait(5)}):\n{log.read_text()}"
-        ready = json.loads(line)
-        yield Cloud(
-            api=ready["api"]["url"],
-            ca=ready["ca_cert"],
-            xmpp=f"{ready['xmpp']['host']}:{ready['xmpp']['port']}",
-            admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
-        )
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with dev_cloud(tmp_path_factory.mktemp("netns-cloud"), code) as (_process, ready):
+        yield cloud_from(ready)
 
 
 def _collect(process: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
@@ -159,7 +135,7 @@ def test_share_goes_through_turn_over_tls_when_udp_is_blocked(
             },
         )
     try:
-        line = _read_line(receiver, 60)
+        line = read_line(receiver, 60)
         assert line, log.read_text()
         ready = json.loads(line)
         assert ready["path"] == "cloud", ready

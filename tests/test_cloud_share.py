@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import secrets
-import selectors
 import socket
 import ssl
 import subprocess
@@ -50,6 +49,7 @@ from montage_client.protocol.meeting_id import CloudMeetingId
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import Meeting, open_meeting
 from montage_receiver.service import CloudMeetingEnded
+from tests.dev_cloud import dev_cloud, read_line
 from tests.memory_keyring import MemoryKeyring
 from tests.synthetic_screen import StampGrabber
 from tests.test_local_share import PIN, frames_reach, pins, presenter_named
@@ -83,44 +83,19 @@ class Cloud:
             return await response.json()
 
 
-def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise AssertionError(f"no ready line within {timeout} s")
-    return process.stdout.readline()
-
-
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    log = tmp_path_factory.mktemp("cloud") / "stderr.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "montage_cloud.dev"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=os.environ | {"PYTHONPATH": str(ROOT)},
-        )
-    try:
-        line = _read_line(process, 60)
-        assert line, f"dev exited early ({process.wait(5)}):\n{log.read_text()}"
-        ready = json.loads(line)
-        yield Cloud(
-            api=ready["api"]["url"],
-            ca=ready["ca_cert"],
-            xmpp=f"{ready['xmpp']['host']}:{ready['xmpp']['port']}",
-            admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
-        )
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with dev_cloud(tmp_path_factory.mktemp("cloud")) as (_process, ready):
+        yield cloud_from(ready)
+
+
+def cloud_from(ready: dict[str, Any]) -> Cloud:
+    return Cloud(
+        api=ready["api"]["url"],
+        ca=ready["ca_cert"],
+        xmpp=f"{ready['xmpp']['host']}:{ready['xmpp']['port']}",
+        admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -547,7 +522,7 @@ def test_receiver_program_enrols_shows_a_cloud_id_and_ends_it(cloud: Cloud, tmp_
             env=_programs_env(tmp_path),
         )
     try:
-        line = _read_line(process, 60)
+        line = read_line(process, 60)
         assert line, log.read_text()
         ready = json.loads(line)
         assert ready["path"] == "cloud" and ready["cloud_error"] is None

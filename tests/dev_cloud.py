@@ -1,0 +1,51 @@
+"""Start `montage_cloud.dev` (REST API, Prosody, coturn) for a test and stop it after."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.xvfb import stop_process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """One line of the process's stdout, or an AssertionError after `timeout`."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise AssertionError(f"no ready line within {timeout} s")
+    return process.stdout.readline()
+
+
+@contextmanager
+def dev_cloud(
+    log_dir: Path, code: str | None = None, timeout: float = 60
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """The running cloud and its ready line; `code` replaces `-m montage_cloud.dev`."""
+    log = log_dir / "stderr.log"
+    command = ["-c", code] if code else ["-m", "montage_cloud.dev"]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+    try:
+        line = read_line(process, timeout)
+        assert line, f"the cloud exited early ({process.wait(5)}):\n{log.read_text()}"
+        yield process, json.loads(line)
+    finally:
+        stop_process(process, wait=20)
