@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 
 import keyring.backend
 import keyring.errors
+import pytest
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -57,3 +59,15 @@ def seed(ring: MemoryKeyring) -> str:
     return json.dumps(
         [[service, user, password] for (service, user), password in ring.entries.items()]
     )
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The OS keyring, swapped for an in-memory one for the test."""
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    try:
+        yield ring
+    finally:
+        keyring.set_keyring(previous)

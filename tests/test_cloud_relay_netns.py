@@ -21,13 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 
 from montage_client.protocol.meeting_id import CloudMeetingId
 from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
 from tests.dev_cloud import dev_cloud, read_line
-from tests.memory_keyring import MemoryKeyring
 from tests.netns import Namespace, unavailable_reason
 from tests.test_cloud_share import (
     PIN,
@@ -38,7 +36,7 @@ from tests.test_cloud_share import (
     enrol,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), pytest.mark.usefixtures("memory_keyring")]
 
 _why_not = unavailable_reason() or (
     None if shutil.which("nft") else "nftables is not installed (apt-get install nftables)"
@@ -46,17 +44,6 @@ _why_not = unavailable_reason() or (
 # The test hosts sit in 198.18.0.0/15 (RFC 2544), which a production relay
 # refuses to reach; everything else of the production policy stays.
 _TEST_RANGE = "198.18.0.0-198.19.255.255"
-
-
-@pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    try:
-        yield ring
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture(scope="module")

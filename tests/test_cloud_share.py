@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import keyring
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -55,7 +54,7 @@ from tests.synthetic_screen import StampGrabber
 from tests.test_local_share import PIN, frames_reach, pins, presenter_named
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.usefixtures("memory_keyring")]
 
 
 def run(coro: Any, timeout: float = 120) -> Any:
@@ -96,17 +95,6 @@ def cloud_from(ready: dict[str, Any]) -> Cloud:
         xmpp=f"{ready['xmpp']['host']}:{ready['xmpp']['port']}",
         admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
     )
-
-
-@pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    try:
-        yield ring
-    finally:
-        keyring.set_keyring(previous)
 
 
 async def enrol(cloud: Cloud, where: Path, kind: str, name: str) -> CloudAccount:
