@@ -37,6 +37,7 @@ from montage_client.protocol.meeting_id import CloudMeetingId, parse_meeting_id
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.protocol.pin_auth import valid_pin
 
+from .net.netcheck import chosen_proxy
 from .settings import ClientSettings, config_dir
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     from montage_client.net import netcheck  # proxy/cloud check (docs/proxies.md)
 
     netcheck.add_parser(commands)
+    for command in (join, enrol):
+        netcheck.add_proxy_option(command)
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
@@ -239,7 +242,11 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
                 return client
 
             await share_to_cloud_meeting(
-                account, meeting, cloud_client, force_relay=args.force_relay
+                account,
+                meeting,
+                cloud_client,
+                force_relay=args.force_relay,
+                proxy=chosen_proxy(args.proxy),
             )
         else:
             client = make_client()
@@ -265,6 +272,7 @@ async def _enrol(args: argparse.Namespace) -> int:
         name=name,
         ca_file=args.ca,
         xmpp=args.xmpp,
+        proxy=chosen_proxy(args.proxy),
     )
     print(f"Enrolled this computer as {account.device_id} with {account.url}.", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
 """The person's preferences, declared once with defaults, kept in a JSON file.
 
-Only preferences live here (name, recent meetings); no secret ever does.
+Only preferences live here (name, recent meetings, the proxy choice); no
+secret ever does: a proxy password goes to the OS keyring.
 `MONTAGE_CONFIG_DIR` moves the file (tests, portable installs).
 """
 
@@ -11,6 +12,10 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from montage_client.net import ProxySettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +34,19 @@ def config_dir() -> Path:
 class ClientSettings:
     name: str = ""  # shown on the receiver under the shared screen
     recent_meetings: list[str] = field(default_factory=list)  # 10-digit IDs, newest first
+    # The command-line form of `ProxySettings` ("system", "http://user@host:port", …).
+    proxy: str = "system"
+
+    def proxy_settings(self) -> ProxySettings:
+        """The proxy choice; a damaged one falls back to the system's settings."""
+        # Imported here: the network stack is not needed to read the settings.
+        from montage_client.net import InvalidProxySetting, ProxySettings
+
+        try:
+            return ProxySettings.parse(self.proxy)
+        except InvalidProxySetting as exc:
+            logger.warning("ignoring the saved proxy setting: %s", exc)
+            return ProxySettings.parse("system")
 
     def remember_meeting(self, digits: str) -> None:
         self.recent_meetings = [digits, *(d for d in self.recent_meetings if d != digits)]
@@ -48,6 +66,8 @@ class ClientSettings:
         settings = cls()
         if isinstance(data.get("name"), str):
             settings.name = data["name"][:64]
+        if isinstance(data.get("proxy"), str):
+            settings.proxy = data["proxy"][:512]
         recent = data.get("recent_meetings")
         if isinstance(recent, list):
             settings.recent_meetings = [r for r in recent if isinstance(r, str)][:MAX_RECENT]

@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,9 +77,59 @@ class XmppLoginFailed(XmppAdminError):
         self.condition = condition
 
 
-def _make_client(jid: str, password: str, ssl_context: ssl.SSLContext) -> ClientXMPP:
+# Opens a connected TCP socket to (host, port): a tunnel through a proxy.
+SocketOpener = Callable[[str, int], Awaitable[socket.socket]]
+
+
+class _TunnelledClient(ClientXMPP):
+    """A client whose TCP connection comes from `open_socket` (e.g. a proxy tunnel).
+
+    slixmpp has no proxy support and connects with `loop.create_connection(host,
+    port)` in `XMLStream._attempt_connection`; that one method is replaced here
+    (written against slixmpp 1.17) to hand the same call a ready socket
+    (`sock=`), with TLS on top as before. Everything else is slixmpp's own.
+    """
+
+    def __init__(self, jid: str, password: str, open_socket: SocketOpener, **options: Any):
+        super().__init__(jid, password, **options)
+        self._open_socket = open_socket
+
+    async def _attempt_connection(
+        self, host: str, port: int, tls: bool, server_hostname: str | None
+    ) -> bool:
+        self.event_when_connected = "connected"
+        self._connect_loop_wait += 1
+        ssl_context = self.get_ssl_context() if tls else None
+        if self._current_connection_attempt is None:
+            return False
+        sock: socket.socket | None = None
+        try:
+            sock = await self._open_socket(host, port)
+            await self.loop.create_connection(
+                lambda: self, sock=sock, ssl=ssl_context, server_hostname=server_hostname
+            )
+        except asyncio.CancelledError:
+            if sock is not None:
+                sock.close()
+            raise
+        except Exception as exc:  # the proxy's refusal (a sentence), or TLS/OS errors
+            logger.debug("XMPP connection through the tunnel failed: %s", exc)
+            if sock is not None:
+                sock.close()
+            self.event("connection_failed", exc)
+            return False
+        self._connect_loop_wait = 0
+        return True
+
+
+def _make_client(
+    jid: str, password: str, ssl_context: ssl.SSLContext, open_socket: SocketOpener | None = None
+) -> ClientXMPP:
     # SCRAM only: the password never crosses the wire, even inside TLS.
-    client = ClientXMPP(jid, password, sasl_mech=SASL_MECHANISM)
+    if open_socket is None:
+        client = ClientXMPP(jid, password, sasl_mech=SASL_MECHANISM)
+    else:
+        client = _TunnelledClient(jid, password, open_socket, sasl_mech=SASL_MECHANISM)
     # Direct TLS (XEP-0368) only: no STARTTLS, never plain text.
     client.enable_direct_tls = True
     client.enable_starttls = False
@@ -95,15 +147,19 @@ async def open_session(
     ssl_context: ssl.SSLContext,
     login_timeout: float = 10.0,
     plugins: tuple[str, ...] = (),
+    open_socket: SocketOpener | None = None,
 ) -> ClientXMPP:
     """Log in over direct TLS with SCRAM; return the client once its session started.
+
+    `open_socket(host, port)`, when given, makes the TCP connection (a tunnel
+    through a proxy); TLS to the XMPP server is still end to end.
 
     Raises `XmppLoginFailed` when the server refuses the credentials, and
     `XmppUnreachable` at once when the TLS connection fails (refused, or a
     certificate that does not verify) or when no session started within
     `login_timeout` seconds.
     """
-    client = _make_client(jid, password, ssl_context)
+    client = _make_client(jid, password, ssl_context, open_socket)
     for plugin in plugins:
         client.register_plugin(plugin)
     loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
 from montage_client.cloud.enrol import enrol_device
+from montage_client.net import InvalidProxySetting, ProxySettings
 from montage_client.protocol.errors import MontageError
 from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 from montage_client.protocol.pin_auth import valid_pin
@@ -86,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the 10-digit local meeting ID even when enrolled with a cloud",
     )
+    cloud.add_argument(
+        "--proxy",
+        metavar="SPEC",
+        default="system",
+        help="how to reach the cloud: none, system (default), auto (WPAD), "
+        "pac+https://host/proxy.pac, http://[user@]host:port or socks5://[user@]host:port; "
+        "the password comes from the keyring or MONTAGE_PROXY_PASSWORD",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     return parser
 
@@ -100,6 +109,10 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Re
     name = " ".join(args.name.split())[:MAX_NAME_CHARS]
     if not name:
         parser.error("--name must not be empty")
+    try:
+        proxy = ProxySettings.parse(args.proxy)
+    except InvalidProxySetting as exc:
+        parser.error(str(exc))
     return ReceiverConfig(
         name=name,
         bind=args.bind,
@@ -108,6 +121,7 @@ def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Re
         data_dir=args.data_dir,
         stats_interval=args.stats_interval,
         force_local=args.force_local,
+        proxy=proxy,
     )
 
 
@@ -125,6 +139,7 @@ async def cloud_account(args: argparse.Namespace, config: ReceiverConfig) -> Clo
             name=config.name,
             ca_file=args.cloud_ca,
             xmpp=args.xmpp,
+            proxy=config.proxy,
         )
         print(f"Enrolled this receiver as {enrolled.device_id}.", file=sys.stderr, flush=True)
         return enrolled

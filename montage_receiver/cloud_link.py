@@ -7,7 +7,8 @@ the meeting alive by refreshing it every third of its lifetime. Messages
 arriving over XMPP go to the same `ReceiverService` as WebSocket
 connections, one conversation per (sender, conversation ID); the sender's
 bare JID is the "source" the PIN lockout counts. TURN credentials for
-presenters' ICE are fetched here and renewed before they expire.
+presenters' ICE are fetched here and renewed before they expire. With a
+proxy, REST, XMPP and TURN (over TLS) all go through it (docs/proxies.md).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from collections.abc import Callable
 
 from montage_client.cloud.account import CloudAccount
 from montage_client.cloud.api import CloudApi, ResolvedMeeting
+from montage_client.cloud.ice import ice_settings
 from montage_client.cloud.xmpp_signal import XmppSignalling
-from montage_client.core.rtc import LOCAL_ONLY, IceSettings
+from montage_client.core.rtc import LOCAL_ONLY
+from montage_client.net import ProxyResolver, ProxySettings
 from montage_client.protocol.errors import MontageError
 
 from .service import ReceiverService
@@ -44,13 +47,15 @@ class CloudLink:
         *,
         endpoints: list[str],
         fingerprint: str,
+        proxy: ProxySettings | None = None,
     ) -> None:
         self.account = account
+        self.resolver = ProxyResolver(proxy or ProxySettings())
         self.service = service
         self.endpoints = endpoints
         self.fingerprint = fingerprint
         self.meeting: ResolvedMeeting | None = None
-        self._api = CloudApi(account.url, account.tls(), account.secret())
+        self._api = CloudApi(account.url, account.tls(), account.secret(), proxy=self.resolver)
         self._xmpp: XmppSignalling | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -68,7 +73,7 @@ class CloudLink:
         caller then falls back to the local meeting ID.
         """
         try:
-            self._xmpp = await XmppSignalling.open(self.account)
+            self._xmpp = await XmppSignalling.open(self.account, proxy=self.resolver)
             self._xmpp.on_signal(self._on_signal)
             self._xmpp.on_peer_gone(self._on_peer_gone)
             self._xmpp.on_disconnect(self._on_xmpp_lost)
@@ -146,11 +151,8 @@ class CloudLink:
 
     async def _renew_turn(self) -> float:
         turn = await self._api.turn()
-        self.service.cloud_ice = IceSettings(
-            turn_uri=turn.preferred_uri,
-            username=turn.username,
-            password=turn.password,
-            turn_tls=self.account.tls(),
+        self.service.cloud_ice = await ice_settings(
+            turn, self.account, self.resolver, presenter=False
         )
         return turn.expires_at
 

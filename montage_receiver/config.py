@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from montage_client.net import ProxySettings
 from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 
 
@@ -37,3 +38,5 @@ class ReceiverConfig:
     stats_interval: float = 1.0
     # Show the 10-digit local ID even when enrolled with a cloud.
     force_local: bool = False
+    # How the cloud is reached (REST, XMPP, TURN); the password is in the keyring.
+    proxy: ProxySettings = field(default_factory=lambda: ProxySettings.parse("system"))

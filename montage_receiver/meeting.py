@@ -121,6 +121,7 @@ async def open_meeting(
                 service,
                 endpoints=advertise or [f"{address}:{service.port}"],
                 fingerprint=cert.fingerprint,
+                proxy=config.proxy,
             )
             digits = await asyncio.wait_for(link.start(), CLOUD_START_TIMEOUT)
         except (MontageError, TimeoutError) as exc:

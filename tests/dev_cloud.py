@@ -27,6 +27,14 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline()
 
 
+def collect_json(process: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
+    """Append each JSON line the process prints to `into` (run it in a thread)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip():
+            into.append(json.loads(line))
+
+
 @contextmanager
 def dev_cloud(
     log_dir: Path, code: str | None = None, timeout: float = 60

@@ -13,15 +13,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiohttp import web
 
 from tests.netns import Namespace
 
@@ -39,7 +42,8 @@ def _wait_port(
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited: {log.read_text(errors='replace')[-2000:]}")
+            said = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{process.args!r} exited: {said}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex((host, port)) == 0:
@@ -262,6 +266,7 @@ class DevCloud:
     xmpp_domain: str
     turns: tuple[str, int]
     ca: Path
+    admin_token: str
 
     @property
     def ports(self) -> list[int]:
@@ -293,9 +298,58 @@ def dev_cloud(ns: Namespace, workdir: Path) -> Iterator[DevCloud]:
             xmpp_domain=ready["xmpp"]["domain"],
             turns=(turn_host, int(turn_port)),
             ca=Path(ready["ca_cert"]),
+            admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
         )
     finally:
         _stop(process)
+
+
+@contextlib.asynccontextmanager
+async def pac_server(host: str, body: str) -> AsyncIterator[str]:
+    """An HTTP server on `host` serving `body` as /proxy.pac; yields the file's URL."""
+
+    async def pac(_request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type="application/x-ns-proxy-autoconfig")
+
+    app = web.Application()
+    app.router.add_get("/proxy.pac", pac)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    listening = socket.create_server((host, 0))
+    port = listening.getsockname()[1]
+    await web.SockSite(runner, listening).start()
+    try:
+        yield f"http://{host}:{port}/proxy.pac"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.contextmanager
+def proxy_host(tag: str) -> Iterator[tuple[Namespace, Path, str]]:
+    """A fresh namespace for the proxies, a work directory squid may use, and the
+    proxies' user (USER) with a random password; all gone after."""
+    missing = missing_programs()
+    if missing:  # a missing package is a broken test machine, not a reason to skip
+        raise AssertionError(f"the proxy tests need real proxies: {missing}")
+    password = "pw-" + secrets.token_urlsafe(12)
+    with contextlib.ExitStack() as stack:
+        ns = stack.enter_context(Namespace(tag, subnet=free_subnet()))
+        workdir = private_dir(f"montage-proxy-{tag}-")
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        stack.enter_context(system_user(password))
+        yield ns, workdir, password
+
+
+def wait_for_line(log: Path, *parts: str, seconds: float = 5.0) -> str:
+    """The first log line holding all `parts` (proxies write a line when a connection ends)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for line in log.read_text(errors="replace").splitlines():
+            if all(p in line for p in parts):
+                return line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no line with {parts} in {log.name}")
+        time.sleep(0.05)
 
 
 def free_subnet() -> int:

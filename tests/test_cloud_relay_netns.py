@@ -25,7 +25,7 @@ import pytest
 
 from montage_client.protocol.meeting_id import CloudMeetingId
 from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
-from tests.dev_cloud import dev_cloud, read_line
+from tests.dev_cloud import collect_json, dev_cloud, read_line
 from tests.netns import Namespace, unavailable_reason
 from tests.test_cloud_share import (
     PIN,
@@ -75,13 +75,6 @@ def host_cloud(
         yield cloud_from(ready)
 
 
-def _collect(process: subprocess.Popen[str], into: list[dict[str, Any]]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.strip():
-            into.append(json.loads(line))
-
-
 def test_share_goes_through_turn_over_tls_when_udp_is_blocked(
     receiver_host: Namespace, host_cloud: Cloud, tmp_path: Path
 ) -> None:
@@ -127,7 +120,7 @@ def test_share_goes_through_turn_over_tls_when_udp_is_blocked(
         ready = json.loads(line)
         assert ready["path"] == "cloud", ready
         events: list[dict[str, Any]] = []
-        reader = threading.Thread(target=_collect, args=(receiver, events), daemon=True)
+        reader = threading.Thread(target=collect_json, args=(receiver, events), daemon=True)
         reader.start()
 
         def max_frames() -> int:

@@ -13,19 +13,17 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from montage_client.net import (
     ConnectFailed,
@@ -82,15 +80,8 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
-    missing = servers.missing_programs()
-    if missing:  # a missing package is a broken test machine, not a reason to skip
-        pytest.fail(f"the proxy tests need real proxies: {missing}")
-    password = "pw-" + secrets.token_urlsafe(12)
     with contextlib.ExitStack() as stack:
-        ns = stack.enter_context(netns.Namespace("px", subnet=servers.free_subnet()))
-        workdir = servers.private_dir("montage-proxy-")
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        stack.enter_context(servers.system_user(password))
+        ns, workdir, password = stack.enter_context(servers.proxy_host("px"))
         targets = stack.enter_context(servers.targets(ns, workdir))
         dev_dir = servers.private_dir("montage-proxy-cloud-")
         stack.callback(shutil.rmtree, dev_dir, ignore_errors=True)
@@ -127,18 +118,6 @@ async def echo_through(sock: socket.socket) -> bytes:
     return data
 
 
-def wait_for_line(log: Path, *parts: str, seconds: float = 5.0) -> str:
-    """The first log line holding all `parts` (proxies write a line when a connection ends)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        for line in log.read_text(errors="replace").splitlines():
-            if all(p in line for p in parts):
-                return line
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no line with {parts} in {log.name}")
-        time.sleep(0.05)
-
-
 def test_without_a_proxy_the_targets_cannot_be_reached(rig: Rig) -> None:
     host = servers.CLOUD_HOST
     with pytest.raises(ConnectFailed):
@@ -152,9 +131,9 @@ def test_tunnel_through_each_proxy(rig: Rig, password: str, debug_log: object, k
     sock = asyncio.run(open_tunnel(servers.CLOUD_HOST, port, settings, timeout=5))
     assert asyncio.run(echo_through(sock)) == b"through the proxy"
     if kind == "squid":
-        wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{port}", servers.USER)
+        servers.wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{port}", servers.USER)
     else:
-        wait_for_line(rig.dante_log, f"username%{servers.USER}@", f"127.0.0.1.{port}")
+        servers.wait_for_line(rig.dante_log, f"username%{servers.USER}@", f"127.0.0.1.{port}")
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
@@ -177,11 +156,11 @@ def test_rest_through_each_proxy(
     assert asyncio.run(netcheck())["service"] == "montage-cloud"
     port = rig.targets.cloud_port if scheme == "http" else rig.targets.tls_port
     if kind == "dante":
-        wait_for_line(rig.dante_log, f"username%{servers.USER}@", f"127.0.0.1.{port}")
+        servers.wait_for_line(rig.dante_log, f"username%{servers.USER}@", f"127.0.0.1.{port}")
     elif scheme == "http":  # plain http goes to squid as a request, https as a CONNECT
-        wait_for_line(rig.squid_log, f"GET {url}/v1/netcheck {servers.USER}")
+        servers.wait_for_line(rig.squid_log, f"GET {url}/v1/netcheck {servers.USER}")
     else:
-        wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{port} {servers.USER}")
+        servers.wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{port} {servers.USER}")
 
 
 class Collect(asyncio.Protocol):
@@ -339,25 +318,6 @@ function FindProxyForURL(url, host) {
 """
 
 
-@contextlib.asynccontextmanager
-async def pac_server(rig: Rig, body: str) -> AsyncIterator[str]:
-    """An HTTP server on this side of the link serving `body` as /proxy.pac."""
-
-    async def pac(_request: web.Request) -> web.Response:
-        return web.Response(text=body, content_type="application/x-ns-proxy-autoconfig")
-
-    app = web.Application()
-    app.router.add_get("/proxy.pac", pac)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.SockSite(runner, socket.create_server((rig.ns.local, 0)))
-    await site.start()
-    try:
-        yield f"http://{rig.ns.local}:{site._server.sockets[0].getsockname()[1]}/proxy.pac"  # type: ignore[union-attr]
-    finally:
-        await runner.cleanup()
-
-
 def test_pac_sends_the_cloud_through_the_proxy_and_the_rest_direct(
     rig: Rig, password: str, debug_log: object
 ) -> None:
@@ -372,7 +332,7 @@ def test_pac_sends_the_cloud_through_the_proxy_and_the_rest_direct(
 
         other = await asyncio.start_server(direct, rig.ns.local, 0)
         other_port = other.sockets[0].getsockname()[1]
-        async with pac_server(rig, body) as url, other:
+        async with servers.pac_server(rig.ns.local, body) as url, other:
             settings = ProxySettings(ProxyMode.AUTO, pac_url=url, user=servers.USER)
             resolver = ProxyResolver(settings)
             sock = await open_tunnel(servers.CLOUD_HOST, rig.targets.echo_port, resolver, timeout=5)
@@ -395,8 +355,8 @@ def test_pac_sends_the_cloud_through_the_proxy_and_the_rest_direct(
     echoed, seen = asyncio.run(scenario())
     assert echoed == b"through the proxy"
     assert seen == [rig.ns.local]  # it came straight from us
-    wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{rig.targets.echo_port}")
-    wait_for_line(rig.squid_log, f"GET {rig.targets.cloud_url}/v1/netcheck {servers.USER}")
+    servers.wait_for_line(rig.squid_log, f"CONNECT {servers.CLOUD_HOST}:{rig.targets.echo_port}")
+    servers.wait_for_line(rig.squid_log, f"GET {rig.targets.cloud_url}/v1/netcheck {servers.USER}")
 
 
 def test_pac_falls_over_to_the_next_proxy_it_lists(rig: Rig, password: str) -> None:
@@ -404,7 +364,7 @@ def test_pac_falls_over_to_the_next_proxy_it_lists(rig: Rig, password: str) -> N
     body = f'function FindProxyForURL(url, host) {{ return "PROXY {dead}; PROXY {alive}"; }}'
 
     async def scenario() -> bytes:
-        async with pac_server(rig, body) as url:
+        async with servers.pac_server(rig.ns.local, body) as url:
             settings = ProxySettings(ProxyMode.AUTO, pac_url=url, user=servers.USER)
             sock = await open_tunnel(servers.CLOUD_HOST, rig.targets.echo_port, settings, timeout=5)
             return await echo_through(sock)
@@ -418,7 +378,7 @@ def test_an_unreachable_or_broken_pac_file_is_named(rig: Rig) -> None:
         resolver = ProxyResolver(ProxySettings(ProxyMode.AUTO, pac_url=missing), pac_timeout=2)
         with pytest.raises(PacUnavailable, match=f"{missing} could not be fetched"):
             await open_tunnel(servers.CLOUD_HOST, 443, resolver, timeout=5)
-        async with pac_server(rig, "this is not { javascript") as url:
+        async with servers.pac_server(rig.ns.local, "this is not { javascript") as url:
             resolver = ProxyResolver(ProxySettings(ProxyMode.AUTO, pac_url=url))
             with pytest.raises(PacUnavailable, match="is not a valid PAC file"):
                 await open_tunnel(servers.CLOUD_HOST, 443, resolver, timeout=5)
@@ -481,7 +441,7 @@ def test_netcheck_reaches_the_whole_cloud_through_each_proxy(rig: Rig, kind: str
     ]
     if kind == "squid":
         for port in rig.cloud.ports:
-            wait_for_line(rig.squid_log, f"CONNECT 127.0.0.1:{port} {servers.USER}")
+            servers.wait_for_line(rig.squid_log, f"CONNECT 127.0.0.1:{port} {servers.USER}")
     assert rig.password not in run.stdout + run.stderr
 
 

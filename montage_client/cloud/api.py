@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from montage_client.net import ProxyResolver, ProxySettings, proxied_session
 from montage_client.protocol.errors import (
     CloudUnavailable,
     DeviceRevoked,
@@ -87,12 +88,24 @@ class TurnCredentials:
 
 
 class CloudApi:
-    """One device's REST client. Use as `async with CloudApi(...) as api:`."""
+    """One device's REST client. Use as `async with CloudApi(...) as api:`.
 
-    def __init__(self, url: str, tls: ssl.SSLContext, secret: str | None = None) -> None:
+    Requests take the route `proxy` chooses for the cloud's address (none:
+    direct); a proxy's refusal arrives as its own `ProxyProblem` sentence.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        tls: ssl.SSLContext,
+        secret: str | None = None,
+        *,
+        proxy: ProxySettings | ProxyResolver | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._tls = tls
         self._secret = secret
+        self._proxy = proxy if proxy is not None else ProxySettings()
         self._http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> CloudApi:
@@ -178,17 +191,16 @@ class CloudApi:
         auth: bool = True,
         meeting: CloudMeetingId | None = None,
     ) -> Any:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._tls),
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
-            )
         headers = {}
         if auth:
             if self._secret is None:
                 raise NotEnrolled("This device is not enrolled with a Montage cloud.")
             headers["Authorization"] = f"Bearer {self._secret}"
         try:
+            if self._http is None:
+                self._http = await proxied_session(
+                    self.url, self._proxy, timeout=REQUEST_TIMEOUT, tls=self._tls
+                )
             async with self._http.request(
                 method, self.url + path, json=json, headers=headers
             ) as response:

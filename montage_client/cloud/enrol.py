@@ -7,6 +7,7 @@ import os
 import ssl
 from pathlib import Path
 
+from montage_client.net import ProxyResolver, ProxySettings
 from montage_client.protocol.errors import InvalidInput
 
 from .account import DEFAULT_XMPP_PORT, CloudAccount, split_host_port
@@ -24,11 +25,13 @@ async def enrol_device(
     name: str,
     ca_file: str | None = None,
     xmpp: str | None = None,
+    proxy: ProxySettings | ProxyResolver | None = None,
 ) -> CloudAccount:
     """Enrol through `POST /v1/enrol`; keep the account at `path`, its secrets in the keyring.
 
     `xmpp` ("host:port") is where the cloud's XMPP service listens when it is
-    not at the JID's domain on port 443 (a test or private cloud).
+    not at the JID's domain on port 443 (a test or private cloud). `proxy` is
+    how this computer reaches the cloud (None: directly).
     """
     if not url.startswith("https://"):
         raise InvalidInput("The cloud's address must start with https://.")
@@ -38,7 +41,7 @@ async def enrol_device(
     if ca_file is not None:
         ca_file = _usable_ca(ca_file)
     tls = ssl.create_default_context(cafile=ca_file)
-    async with CloudApi(url, tls) as api:
+    async with CloudApi(url, tls, proxy=proxy) as api:
         enrolment = await api.enrol(token, kind, name)
     domain = enrolment.jid.split("@", 1)[1]
     try:

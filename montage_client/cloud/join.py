@@ -8,6 +8,13 @@
    directly, and its certificate must be the one the cloud named.
 3. Otherwise the conversation goes over XMPP.
 
+Behind a proxy (docs/proxies.md) REST, XMPP and the TURN connection all go
+through it; the LAN attempt stays direct and bounded by `LAN_TIMEOUT`. When
+the proxy carries TURN, only TURN over TLS is used (UDP cannot cross it),
+and — unless the receiver answered on the LAN, where direct paths may work —
+ICE offers relayed candidates only, so it never waits on paths the network
+will not allow.
+
 Throughout the share the XMPP session is held: when the cloud ends it (the
 administrator suspended or removed this device), the client asks the REST
 API why and ends the share with that sentence.
@@ -19,15 +26,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from montage_client.core.rtc import IceSettings
 from montage_client.core.share_client import ChannelOpener, ShareClient
 from montage_client.core.signal_channel import SignalChannel, connect_websocket
+from montage_client.net import ProxyResolver, ProxySettings
 from montage_client.protocol.errors import MontageError, ReceiverUnreachable
 from montage_client.protocol.meeting_id import CloudMeetingId
 
 from .account import CloudAccount, split_host_port
 from .api import CloudApi, ResolvedMeeting
+from .ice import ice_settings
 from .xmpp_signal import XmppChannel, XmppSignalling
 
 logger = logging.getLogger(__name__)
@@ -45,26 +55,28 @@ async def share_to_cloud_meeting(
     *,
     force_relay: bool = False,
     lan_timeout: float = LAN_TIMEOUT,
+    proxy: ProxySettings | ProxyResolver | None = None,
 ) -> ShareClient:
     """Run one share to a cloud meeting until it ends; return the client that ran it.
 
     `make_client(open_channel, ice)` builds the `ShareClient` (the caller
     chooses grabber, name, PIN provider and progress reporting). Raises a
     MontageError with a sentence when the meeting cannot be joined or the
-    share ends for a reason other than Stop.
+    share ends for a reason other than Stop. `proxy` is how this computer
+    reaches the cloud (None: directly).
     """
-    async with CloudApi(account.url, account.tls(), account.secret()) as api:
+    if not isinstance(proxy, ProxyResolver):  # one resolver: a PAC file is fetched once
+        proxy = ProxyResolver(proxy or ProxySettings())
+    resolver = proxy
+    async with CloudApi(account.url, account.tls(), account.secret(), proxy=resolver) as api:
         resolved = await api.resolve(meeting)
         turn = await api.turn()
-        ice = IceSettings(
-            turn_uri=turn.preferred_uri,
-            username=turn.username,
-            password=turn.password,
-            turn_tls=account.tls(),
-            relay_only=force_relay,
-        )
-        route = _Route(account, meeting, resolved, lan_timeout)
+        ice = await ice_settings(turn, account, resolver, force_relay=force_relay)
+        route = _Route(account, meeting, resolved, lan_timeout, resolver)
         client = make_client(route.open_channel, ice)
+        if ice.relay_only and not force_relay:
+            # Reached on the LAN after all: direct paths may work there.
+            route.on_lan = lambda: setattr(client, "ice", replace(ice, relay_only=False))
         checks: set[asyncio.Task[None]] = set()
 
         async def check_revocation() -> None:
@@ -104,8 +116,11 @@ class _Route:
         meeting: CloudMeetingId,
         resolved: ResolvedMeeting,
         lan_timeout: float,
+        resolver: ProxyResolver,
     ) -> None:
         self.account = account
+        self.resolver = resolver
+        self.on_lan: Callable[[], None] | None = None
         self.meeting = meeting
         self.resolved = resolved
         self.lan_timeout = lan_timeout
@@ -116,7 +131,9 @@ class _Route:
         self._login: asyncio.Future[XmppSignalling] | None = None
 
     async def open_channel(self) -> SignalChannel:
-        login = self._login = asyncio.ensure_future(XmppSignalling.open(self.account))
+        login = self._login = asyncio.ensure_future(
+            XmppSignalling.open(self.account, proxy=self.resolver)
+        )
         try:
             lan = await self._try_lan()
         except BaseException:
@@ -125,6 +142,8 @@ class _Route:
         if lan is not None:
             # No need to wait for XMPP: it only brings news of revocation now.
             logger.info("meeting %s: receiver reached on the LAN", self.meeting)
+            if self.on_lan is not None:
+                self.on_lan()
             login.add_done_callback(self._logged_in)
             return lan
         self._logged_in(await asyncio.shield(login))

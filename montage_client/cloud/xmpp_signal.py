@@ -20,6 +20,7 @@ import contextlib
 import logging
 import re
 import secrets
+import socket
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -30,8 +31,10 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from montage_client.core.signal_channel import PATH_CLOUD, SignalChannel
+from montage_client.net import ProxyMode, ProxyProblem, ProxyResolver, ProxySettings, open_tunnel
+from montage_client.net.errors import PacUnavailable
 from montage_client.protocol import messages as m
-from montage_client.protocol.errors import CloudUnavailable, NotEnrolled
+from montage_client.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
 from montage_cloud.prosody_admin import (
     XmppLoginFailed,
     XmppUnreachable,
@@ -92,10 +95,29 @@ class XmppSignalling:
 
     @classmethod
     async def open(
-        cls, account: CloudAccount, *, login_timeout: float = LOGIN_TIMEOUT
+        cls,
+        account: CloudAccount,
+        *,
+        login_timeout: float = LOGIN_TIMEOUT,
+        proxy: ProxySettings | ProxyResolver | None = None,
     ) -> XmppSignalling:
-        """Log in as the enrolled device; DeviceRevoked if its account is disabled."""
+        """Log in as the enrolled device; DeviceRevoked if its account is disabled.
+
+        With a `proxy`, the TCP connection is a tunnel through it (TLS end to
+        end inside); a proxy's refusal is raised as its own sentence.
+        """
         password = account.xmpp_password()
+        open_socket = None
+        resolver = None
+        if proxy is not None:
+            resolver = proxy if isinstance(proxy, ProxyResolver) else ProxyResolver(proxy)
+        if resolver is not None and await _through_proxy(resolver, account):
+            assert resolver is not None
+
+            async def open_socket(host: str, port: int) -> socket.socket:
+                # Shorter than the login's own limit, so a silent proxy is named as such.
+                return await open_tunnel(host, port, resolver, timeout=login_timeout * 0.7)
+
         try:
             client = await open_session(
                 account.jid,
@@ -104,6 +126,7 @@ class XmppSignalling:
                 port=account.xmpp_port,
                 ssl_context=account.tls(),
                 login_timeout=login_timeout,
+                open_socket=open_socket,
             )
         except XmppLoginFailed as exc:
             if exc.condition == "account-disabled":
@@ -113,6 +136,8 @@ class XmppSignalling:
                 f"({exc.condition}). Enrol it again with a token from your administrator."
             ) from None
         except XmppUnreachable as exc:
+            if isinstance(exc.__cause__, ProxyProblem | PacUnavailable):
+                raise exc.__cause__ from None  # names the proxy and what it refused
             raise CloudUnavailable(
                 f"Cannot reach the Montage cloud's messaging service at "
                 f"{account.xmpp_host}:{account.xmpp_port}: {exc}"
@@ -203,6 +228,17 @@ class XmppSignalling:
             logger.info("XMPP session ended")
             for callback in list(self._on_disconnect):
                 callback()
+
+
+async def _through_proxy(resolver: ProxyResolver, account: CloudAccount) -> bool:
+    """Whether any route to the XMPP service is a proxy (else slixmpp connects itself)."""
+    if resolver.settings.mode is ProxyMode.NONE:
+        return False
+    try:
+        routes = await resolver.routes_for(account.xmpp_host, account.xmpp_port)
+    except MontageError:
+        return True  # open_tunnel will say what is wrong with the proxy settings
+    return any(route is not None for route in routes)
 
 
 class XmppChannel(SignalChannel):

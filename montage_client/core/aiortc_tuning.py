@@ -24,7 +24,9 @@ ICE (`TunedPeerConnection`): aiortc hands aioice `turn_ssl=True` for a
 server it does not trust without any error. We put the explicit trust the
 cloud account carries into each ICE connection before it gathers; and
 `uses_relay` reads which candidate pair ICE selected, so the person is told
-when media goes through the relay.
+when media goes through the relay. With `turn_proxy`, gathering runs inside
+a `montage_client.net.turn` route, so the TURN connection is tunnelled
+through the proxy.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from montage_client.net import turn as turn_tunnel
+from montage_client.net.routes import ProxyResolver
 
 from .encode_hints import MOTION, EncodeHints
 
@@ -214,14 +219,22 @@ _JITTER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 class TunedPeerConnection(RTCPeerConnection):
     """A peer connection whose video receivers release frames at the marker.
 
-    `turn_tls`, when given, is the only trust used for a `turns:` server.
+    `turn_tls`, when given, is the only trust used for a `turns:` server;
+    `turn_proxy`, when given, is the route its connection takes.
     """
 
     def __init__(
-        self, configuration: Any = None, *, turn_tls: ssl.SSLContext | None = None
+        self,
+        configuration: Any = None,
+        *,
+        turn_tls: ssl.SSLContext | None = None,
+        turn_proxy: ProxyResolver | None = None,
     ) -> None:
         super().__init__(configuration)
         self._turn_tls = turn_tls
+        self.turn_route = turn_tunnel.TurnRoute(turn_proxy) if turn_proxy is not None else None
+        if turn_proxy is not None:
+            turn_tunnel.install()
 
     async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
@@ -233,7 +246,8 @@ class TunedPeerConnection(RTCPeerConnection):
             for connection in _ice_connections(self):
                 if connection.turn_ssl is True:
                     connection.turn_ssl = self._turn_tls
-        await super().setLocalDescription(sessionDescription)
+        with turn_tunnel.turn_route(self.turn_route):
+            await super().setLocalDescription(sessionDescription)
 
 
 def _ice_connections(pc: RTCPeerConnection) -> list[Any]:

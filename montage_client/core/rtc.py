@@ -14,6 +14,8 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
+from montage_client.net import ProxyResolver
+
 from .aiortc_tuning import TunedPeerConnection
 
 # Screen content: H264 first (hardware decoders everywhere, cheaper at 1080p
@@ -30,6 +32,8 @@ class IceSettings:
     certificate — given explicitly, because aioice drops a `turns:` server it
     does not trust without a word. `relay_only` allows relayed paths only
     (iceTransportPolicy "relay"), for tests and for networks that must.
+    `proxy`, when set, is the route to the TURN server: its TCP connection is
+    then a tunnel through the proxy (montage_client.net.turn).
     """
 
     turn_uri: str | None = None
@@ -37,6 +41,7 @@ class IceSettings:
     password: str = field(default="", repr=False)
     turn_tls: ssl.SSLContext | None = field(default=None, repr=False)
     relay_only: bool = False
+    proxy: ProxyResolver | None = field(default=None, repr=False)
 
 
 LOCAL_ONLY = IceSettings()
@@ -52,7 +57,7 @@ def make_peer_connection(ice: IceSettings = LOCAL_ONLY) -> RTCPeerConnection:
         )
     policy = RTCIceTransportPolicy.RELAY if ice.relay_only else RTCIceTransportPolicy.ALL
     configuration = RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
-    return TunedPeerConnection(configuration, turn_tls=ice.turn_tls)
+    return TunedPeerConnection(configuration, turn_tls=ice.turn_tls, turn_proxy=ice.proxy)
 
 
 def prefer_screen_codecs(transceiver: RTCRtpTransceiver) -> None:

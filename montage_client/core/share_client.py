@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from montage_client.protocol import messages as m
 from montage_client.protocol.client_session import ClientSession, ClientState
@@ -55,6 +55,7 @@ from .signal_channel import (
     PATH_CLOUD,
     PATH_LOCAL,
     PATH_RELAYED,
+    PATH_RELAYED_PROXY,
     SignalChannel,
     connect_websocket,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "PATH_CLOUD",
     "PATH_LOCAL",
     "PATH_RELAYED",
+    "PATH_RELAYED_PROXY",
     "ROOM_MUTED",
     "CaptureFailed",
     "ChannelOpener",
@@ -94,7 +96,7 @@ class Progress:
 @dataclass(frozen=True)
 class Sharing:
     room: str
-    path: str  # PATH_LOCAL, PATH_CLOUD or PATH_RELAYED
+    path: str  # PATH_LOCAL, PATH_CLOUD, PATH_RELAYED or PATH_RELAYED_PROXY
     width: int
     height: int
 
@@ -158,7 +160,7 @@ class ShareClient:
         self._open_channel = open_channel
         if open_channel is None and not isinstance(meeting, MeetingId):
             raise ValueError("a cloud meeting needs its own channel opener")
-        self.path: str | None = None  # once sharing: PATH_LOCAL, PATH_CLOUD or PATH_RELAYED
+        self.path: str | None = None  # once sharing: one of the PATH_ constants
 
     @property
     def address(self) -> str:
@@ -290,11 +292,11 @@ class ShareClient:
                 elif kind == "capture_failed":
                     raise CaptureFailed(f"Screen capture stopped: {value}")
                 elif kind == "media_failed":
-                    raise ShareEnded("Lost the media connection to the receiver.")
+                    raise self._media_failure(pc)
                 elif kind == "connected":
                     if self.path is None and session.state is ClientState.SHARING:
                         # Only now is the path known: ICE has selected its pair.
-                        self.path = PATH_RELAYED if uses_relay(pc) else channel.path
+                        self.path = self._media_path(pc, channel)
                         width, height = self.source.size
                         self._on_update(Sharing(self.room or "", self.path, width, height))
                 elif kind == "media":
@@ -342,6 +344,24 @@ class ShareClient:
             self.camera_track.attach(None)
             self.audio_track.attach(None)
             await pc.close()
+
+    def _media_path(self, pc: RTCPeerConnection, channel: SignalChannel) -> str:
+        if not uses_relay(pc):
+            return channel.path
+        return PATH_RELAYED_PROXY if self.ice.proxy is not None else PATH_RELAYED
+
+    def _media_failure(self, pc: RTCPeerConnection) -> ShareEnded:
+        if self.path is not None:
+            return ShareEnded("Lost the media connection to the receiver.")
+        # Never connected. aioice hides why it found no relay; the proxy route kept it.
+        route = getattr(pc, "turn_route", None)
+        problems = route.problems if route is not None else []
+        if problems:
+            return ShareEnded(
+                f"No media path to the receiver: the cloud's relay could not be reached "
+                f"through the proxy. {problems[-1]}"
+            )
+        return ShareEnded("No media path to the receiver could be found.")
 
     def _attach_media(self) -> None:
         media = self.media

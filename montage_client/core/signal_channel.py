@@ -31,6 +31,7 @@ HEARTBEAT_SECONDS = 5.0
 PATH_LOCAL = "Local"  # signalling and media straight over the LAN
 PATH_CLOUD = "Cloud"  # signalling through the cloud, media direct
 PATH_RELAYED = "Relayed"  # media through the cloud's TURN relay
+PATH_RELAYED_PROXY = "Relayed via proxy"  # ... reached through the proxy (TURN over TLS)
 
 
 class SignalChannel(abc.ABC):

@@ -44,7 +44,10 @@ async def proxied_session(
     route = routes[0]  # no fail-over mid-session; open_tunnel does that for raw sockets
     logger.debug("REST to %s via %s", base_url, route_name(route))
     limits = aiohttp.ClientTimeout(total=timeout, sock_connect=timeout)
-    common: dict[str, Any] = {"base_url": base_url, "timeout": limits, **session_options}
+    # aiohttp wants a base with a path to end in "/"; requests then name paths
+    # relative to it ("v1/netcheck"), or use absolute URLs.
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    common: dict[str, Any] = {"base_url": base, "timeout": limits, **session_options}
     if route is None:
         return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls or True), **common)
     password = route.secret()

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import ssl
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +24,9 @@ from .probes import Finding, turn_answers, xmpp_answers
 from .refusals import os_reason
 from .routes import ProxyResolver, Route
 from .settings import ProxySettings
+
+if TYPE_CHECKING:
+    from montage_client.cloud.account import CloudAccount
 from .tunnel import open_tunnel
 
 logger = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ CHECK_TIMEOUT = 5.0
 
 
 async def netcheck(
-    settings: ProxySettings,
+    settings: ProxySettings | ProxyResolver,
     cloud_url: str | None,
     *,
     timeout: float = CHECK_TIMEOUT,  # noqa: ASYNC109  # seconds per step
@@ -41,12 +45,20 @@ async def netcheck(
     turn: tuple[str, int] | None = None,
 ) -> list[Finding]:
     """The report for reaching `cloud_url` (and the XMPP service at `xmpp`) via `settings`."""
-    resolver = ProxyResolver(settings)
+    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    settings = resolver.settings
     findings: list[Finding] = []
     if cloud_url is None:
         findings.append(Finding(None, f"Proxy setting: {settings}."))
+        endpoint = settings.endpoint
+        if endpoint is not None:  # a manual proxy can be checked without a destination
+            findings.append(await _proxy_answers(endpoint, timeout))
         findings.append(
-            Finding(None, "Cloud: not checked (give --cloud URL, or enrol this computer).")
+            Finding(
+                None,
+                "Cloud: not checked (this computer is not enrolled with a cloud; "
+                "on the command line, --cloud URL names one).",
+            )
         )
         return findings
     parts = urlsplit(cloud_url)
@@ -72,15 +84,61 @@ async def netcheck(
     else:
         findings.append(Finding(None, "Cloud REST: not checked (the proxy step above failed)."))
     if xmpp is None:
-        findings.append(Finding(None, "XMPP: not checked (give --xmpp HOST:PORT, or enrol)."))
+        findings.append(
+            Finding(None, "XMPP: not checked (no XMPP service known: --xmpp HOST:PORT).")
+        )
     else:
         domain = xmpp_domain or xmpp[0]
         findings.append(await xmpp_answers(*xmpp, domain, resolver, timeout, tls))
     if turn is None:
-        findings.append(Finding(None, "TURN: not checked (give --turn HOST:PORT of turns:)."))
+        findings.append(
+            Finding(None, "TURN: not checked (the cloud named no TURN over TLS server).")
+        )
     else:
         findings.append(await turn_answers(*turn, resolver, timeout, tls))
     return findings
+
+
+async def netcheck_account(
+    settings: ProxySettings | ProxyResolver,
+    account: CloudAccount,
+    *,
+    timeout: float = CHECK_TIMEOUT,  # noqa: ASYNC109  # seconds per step
+) -> list[Finding]:
+    """The report for this computer's enrolled cloud: REST, its XMPP service, and the
+    TURN over TLS server the cloud hands out (asked for through the same route)."""
+    from montage_client.cloud.api import CloudApi
+
+    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    tls = account.tls()
+    turn: tuple[str, int] | None = None
+    try:
+        async with CloudApi(account.url, tls, account.secret(), proxy=resolver) as api:
+            credentials = await asyncio.wait_for(api.turn(), timeout)
+        turn = turns_endpoint(credentials.uris)
+    except (MontageError, TimeoutError) as exc:  # the REST step below says what failed
+        logger.info("no TURN server to check: %s", exc)
+    return await netcheck(
+        resolver,
+        account.url,
+        timeout=timeout,
+        tls=tls,
+        xmpp=(account.xmpp_host, account.xmpp_port),
+        xmpp_domain=account.jid.partition("@")[2],
+        turn=turn,
+    )
+
+
+def turns_endpoint(uris: tuple[str, ...] | list[str]) -> tuple[str, int] | None:
+    """host and port of the first `turns:host:port?transport=tcp` URI, if any."""
+    for uri in uris:
+        if uri.startswith("turns:"):
+            where = uri.removeprefix("turns:").split("?", 1)[0]
+            host, _, port = where.rpartition(":")
+            if host and port.isdigit():
+                return host.strip("[]"), int(port)
+            return where.strip("[]"), 443
+    return None
 
 
 def _via(route: Route) -> str:
@@ -128,7 +186,7 @@ async def _rest(
     try:
         async with (
             await proxied_session(cloud_url, resolver, timeout=seconds, tls=tls) as http,
-            http.get("/v1/netcheck") as response,
+            http.get("v1/netcheck") as response,
         ):
             body = await response.json(content_type=None) if response.status == 200 else {}
             status = response.status
@@ -156,14 +214,7 @@ async def _rest(
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `netcheck` sub-command's options."""
     check = commands.add_parser("netcheck", help="say what works on the way to the cloud")
-    check.add_argument(
-        "--proxy",
-        default="system",
-        metavar="SPEC",
-        help="none, system (default), http://[user@]host:port, socks5://[user@]host:port "
-        "or pac+https://host/proxy.pac; the password comes from the keyring or "
-        "MONTAGE_PROXY_PASSWORD",
-    )
+    add_proxy_option(check)
     check.add_argument("--cloud", metavar="URL", help="the cloud's API address (default: enrolled)")
     check.add_argument("--xmpp", metavar="HOST:PORT", help="the XMPP service (default: enrolled)")
     check.add_argument("--turn", metavar="HOST:PORT", help="the TURN over TLS (turns:) service")
@@ -171,28 +222,60 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--timeout", type=float, default=CHECK_TIMEOUT, help="seconds per step")
 
 
+def add_proxy_option(parser: argparse.ArgumentParser) -> None:
+    """`--proxy SPEC`, the same for every command that reaches the cloud."""
+    parser.add_argument(
+        "--proxy",
+        metavar="SPEC",
+        help="none, system, auto (WPAD), pac+https://host/proxy.pac, "
+        "http://[user@]host:port or socks5://[user@]host:port (default: the client's "
+        "saved setting, else system); the password comes from the keyring or "
+        "MONTAGE_PROXY_PASSWORD",
+    )
+
+
+def chosen_proxy(spec: str | None) -> ProxySettings:
+    """`--proxy` if given, else the proxy saved in the client's settings."""
+    if spec is not None:
+        return ProxySettings.parse(spec)
+    from montage_client.settings import ClientSettings
+
+    return ClientSettings.load().proxy_settings()
+
+
 def run(args: argparse.Namespace) -> int:
     """`montage-client netcheck`: 0 when every checked step works, else 4."""
-    settings = ProxySettings.parse(args.proxy)
+    settings = chosen_proxy(args.proxy)
     cloud, tls, domain = args.cloud, None, None
     xmpp, turn = _host_port("--xmpp", args.xmpp), _host_port("--turn", args.turn)
     if args.ca:
         tls = ssl.create_default_context()
         tls.load_verify_locations(cafile=args.ca)
+    account = None
     if cloud is None:
         from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
         from montage_client.settings import config_dir
 
         account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
+    if account is not None and xmpp is None and turn is None and not args.ca:
+        # Everything from the enrolment, TURN included (asked of the cloud).
+        findings = asyncio.run(netcheck_account(settings, account, timeout=args.timeout))
+    else:
         if account is not None:
             cloud, tls = account.url, tls or account.tls()
             if xmpp is None:
                 xmpp, domain = (account.xmpp_host, account.xmpp_port), account.jid.partition("@")[2]
-    findings = asyncio.run(
-        netcheck(
-            settings, cloud, timeout=args.timeout, tls=tls, xmpp=xmpp, xmpp_domain=domain, turn=turn
+        findings = asyncio.run(
+            netcheck(
+                settings,
+                cloud,
+                timeout=args.timeout,
+                tls=tls,
+                xmpp=xmpp,
+                xmpp_domain=domain,
+                turn=turn,
+            )
         )
-    )
     for finding in findings:
         print(finding, flush=True)
     return 4 if any(f.ok is False for f in findings) else 0

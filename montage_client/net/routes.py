@@ -28,7 +28,7 @@ from pypac.parser import (  # type: ignore[import-untyped]  # pypac ships no typ
 )
 
 from .errors import InvalidProxySetting, PacUnavailable
-from .settings import ProxyEndpoint, ProxyMode, ProxySettings
+from .settings import ProxyEndpoint, ProxyMode, ProxySettings, proxy_password
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,19 @@ class ProxyResolver:
         pac_timeout: float = PAC_TIMEOUT,
         environ: Mapping[str, str] | None = None,
         platform: str = sys.platform,
+        password: str | None = None,
     ) -> None:
+        """`password`, when given, is used for the settings' user instead of the keyring's
+        (a password typed in the settings page and tested before it is saved)."""
         self.settings = settings
+        self._password = password
         self.pac_timeout = pac_timeout
         self.environ = os.environ if environ is None else environ
         self.platform = platform
         self._pac: PACFile | None = None
         self._pac_looked_for = False  # WPAD finding nothing is an answer too: ask once
         self._pac_lock = asyncio.Lock()
+        self._secrets: dict[tuple[str, str, int], str | None] = {}
 
     async def routes(self, url: str) -> tuple[Route, ...]:
         """Routes to try in order for `url` (e.g. "https://cloud:443/" or "tcp://host:5223")."""
@@ -70,13 +75,39 @@ class ProxyResolver:
         if mode is ProxyMode.NONE:
             routes: tuple[Route, ...] = (DIRECT,)
         elif mode in (ProxyMode.HTTP, ProxyMode.SOCKS5):
-            routes = (self.settings.endpoint,)
+            routes = (self._with_password(self.settings.endpoint),)
         elif mode is ProxyMode.AUTO:
             routes = await self._pac_routes(url, host, self.settings.pac_url)
         else:
             routes = await self._system_routes(url, host)
+        routes = tuple([await self._with_secret(route) for route in routes])
         logger.debug("routes for %s: %s", host, ", ".join(map(route_name, routes)))
         return routes
+
+    async def _with_secret(self, route: Route) -> Route:
+        """The route with its password attached, read once per proxy and user.
+
+        Read here, in a worker thread, rather than when connecting: a keyring
+        may block (D-Bus, an unlock prompt), and the event loop is also the
+        window's thread.
+        """
+        if route is None or route.user is None or route.password is not None:
+            return route
+        key = (route.user, route.host, route.port)
+        if key not in self._secrets:
+            self._secrets[key] = await asyncio.to_thread(
+                proxy_password, route.user, route.host, route.port, self.environ
+            )
+        found = self._secrets[key]
+        return route if found is None else replace(route, password=found)
+
+    def _with_password(self, endpoint: ProxyEndpoint | None) -> ProxyEndpoint | None:
+        if endpoint is None or self._password is None or endpoint.user != self.settings.user:
+            return endpoint
+        return replace(endpoint, password=endpoint.password or self._password)
+
+    def __repr__(self) -> str:  # the typed password stays out of any traceback
+        return f"ProxyResolver({self.settings})"
 
     async def routes_for(self, host: str, port: int) -> tuple[Route, ...]:
         """Routes for a raw TCP destination; PAC files see it as an https URL,
@@ -113,7 +144,10 @@ class ProxyResolver:
         if user is not None:
             # A PAC file names proxies but not who we are: the user from the
             # settings goes to every proxy it picks (password as for a manual one).
-            routes = [r if r is None else replace(r, user=r.user or user) for r in routes]
+            routes = [
+                r if r is None else self._with_password(replace(r, user=r.user or user))
+                for r in routes
+            ]
         return tuple(routes) or (DIRECT,)
 
     async def _load_pac(self, pac_url: str | None) -> PACFile | None:

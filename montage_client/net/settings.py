@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import keyring
 import keyring.errors
@@ -25,7 +25,8 @@ PASSWORD_ENV = "MONTAGE_PROXY_PASSWORD"
 KEYRING_SERVICE = "montage-proxy"
 
 FORMS = (
-    "none, system, http://[user@]host:port, socks5://[user@]host:port or pac+https://host/proxy.pac"
+    "none, system, auto (WPAD), http://[user@]host:port, socks5://[user@]host:port or "
+    "pac+https://host/proxy.pac"
 )
 
 
@@ -79,6 +80,8 @@ class ProxySettings:
         lowered = spec.lower()
         if lowered in ("none", "system"):
             return cls(ProxyMode(lowered))
+        if lowered == "auto":  # a PAC file found by WPAD
+            return cls(ProxyMode.AUTO)
         if lowered.startswith(("pac+http://", "pac+https://")):
             pac_url = spec[len("pac+") :]
             if not urlsplit(pac_url).hostname:
@@ -129,8 +132,9 @@ class ProxySettings:
         if self.mode is ProxyMode.AUTO:
             return f"pac+{self.pac_url}" if self.pac_url else "auto"
         if self.endpoint is not None:
-            user = f"{self.user}@" if self.user else ""
-            return f"{self.mode.value}://{user}{self.host}:{self.port}"
+            user = f"{quote(self.user, safe='')}@" if self.user else ""
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"{self.mode.value}://{user}{host}:{self.port}"
         return self.mode.value
 
 

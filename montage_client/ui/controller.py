@@ -28,6 +28,13 @@ from montage_client.core.share_client import (
     Sharing,
     Update,
 )
+from montage_client.net import (
+    PASSWORD_ENV,
+    InvalidProxySetting,
+    ProxyResolver,
+    ProxySettings,
+    store_proxy_password,
+)
 from montage_client.protocol.errors import DeviceUnavailable, MontageError, NotEnrolled
 from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId, parse_meeting_id
 from montage_client.protocol.messages import DEFAULT_PORT
@@ -36,6 +43,7 @@ from montage_client.settings import ClientSettings, config_dir
 from .cloud_dialog import CloudAccountDialog
 from .join_window import JoinWindow
 from .media_controls import PREVIEW_SIZE, MediaControls
+from .proxy_dialog import ProxyDialog
 from .sharing_bar import SharingBar
 
 logger = logging.getLogger(__name__)
@@ -43,6 +51,7 @@ logger = logging.getLogger(__name__)
 GrabberFactory = Callable[[int], Grabber]
 DeviceLister = Callable[[DeviceKind], list[Device]]
 PREVIEW_HZ = 15
+PROXY_TEST_TIMEOUT = 5.0  # seconds per step of "Test connection", as netcheck's default
 
 
 class ClientController(QObject):
@@ -101,6 +110,11 @@ class ClientController(QObject):
         join_window.cloud_settings_requested.connect(self.show_cloud_account)
         self.cloud_dialog: CloudAccountDialog | None = None
         self._enrol_task: asyncio.Task[None] | None = None
+        join_window.network_settings_requested.connect(self.show_network_settings)
+        self.network_dialog: ProxyDialog | None = None
+        self._proxy_test: asyncio.Task[None] | None = None
+        self._proxy_save: asyncio.Task[None] | None = None
+        self._proxy_lookup: asyncio.Task[None] | None = None
         join_window.pin_entered.connect(self._on_pin)
         join_window.cancel_requested.connect(self.stop)
         sharing_bar.stop_requested.connect(self.stop)
@@ -266,6 +280,7 @@ class ClientController(QObject):
                 name=(self.settings.name or socket.gethostname())[:64] or "Montage client",
                 ca_file=ca_file or None,
                 xmpp=xmpp or None,
+                proxy=self.settings.proxy_settings(),
             )
         except MontageError as exc:
             dialog.show_error(str(exc))
@@ -276,9 +291,120 @@ class ClientController(QObject):
             return
         dialog.show_enrolled(account.url, account.device_id)
 
+    # -- the network (proxy) page ------------------------------------------------
+    def show_network_settings(self) -> None:
+        if self.network_dialog is None:
+            self.network_dialog = ProxyDialog(self.join_window)
+            self.network_dialog.test_requested.connect(self._on_proxy_test)
+            self.network_dialog.save_requested.connect(self._on_proxy_save)
+            self.network_dialog.finished.connect(self._on_network_closed)
+        elif self.network_dialog.isVisible():  # already open: keep what is being typed
+            self.network_dialog.raise_()
+            self.network_dialog.activateWindow()
+            return
+        settings = self.settings.proxy_settings()
+        # The saved text itself when it is valid: it keeps the quoting of an unusual user.
+        spec = self.settings.proxy if _parses(self.settings.proxy) else str(settings)
+        self.network_dialog.show_setting(spec, password_stored=False)
+        self.network_dialog.show()
+        if settings.user is not None:
+            # Asking the keyring may block (D-Bus, an unlock prompt): not on this thread.
+            if self._proxy_lookup is not None:
+                self._proxy_lookup.cancel()
+            self._proxy_lookup = asyncio.ensure_future(self._show_password_stored(settings))
+
+    async def _show_password_stored(self, settings: ProxySettings) -> None:
+        from montage_client.net.settings import proxy_password
+
+        assert settings.user is not None and self.network_dialog is not None
+        try:
+            stored = await asyncio.to_thread(
+                proxy_password, settings.user, settings.host, settings.port
+            )
+        except Exception as exc:  # a broken keyring backend: say nothing is stored
+            logger.info("cannot ask the keyring for the proxy password: %s", type(exc).__name__)
+            return
+        self.network_dialog.set_password_stored(stored is not None)
+
+    def _on_proxy_test(self, spec: str, password: str) -> None:
+        assert self.network_dialog is not None
+        # A new test replaces one still running: only the latest choice's answer matters.
+        if self._proxy_test is not None:
+            self._proxy_test.cancel()
+        self.network_dialog.set_busy(True)
+        self._proxy_test = asyncio.ensure_future(self._test_proxy(spec, password))
+
+    async def _test_proxy(self, spec: str, password: str) -> None:
+        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+        from montage_client.net.netcheck import netcheck, netcheck_account
+
+        dialog = self.network_dialog
+        assert dialog is not None
+        try:
+            # A typed password is tested as it is, before it is saved anywhere.
+            resolver = ProxyResolver(ProxySettings.parse(spec), password=password or None)
+            account = await asyncio.to_thread(CloudAccount.load, config_dir() / ACCOUNT_FILE)
+            if account is None:  # nothing to reach yet; the findings say so
+                findings = await netcheck(resolver, None)
+            else:
+                findings = await netcheck_account(resolver, account, timeout=PROXY_TEST_TIMEOUT)
+        except MontageError as exc:
+            dialog.show_error(str(exc))
+            return
+        except Exception as exc:
+            logger.exception("the proxy test failed")
+            # The type only on screen: a library's message might quote a request.
+            dialog.show_error(f"The test stopped on an unexpected error ({type(exc).__name__}).")
+            return
+        dialog.show_findings([(finding.ok, finding.text) for finding in findings])
+
+    def _on_proxy_save(self, spec: str, password: str) -> None:
+        if self._proxy_save is not None and not self._proxy_save.done():
+            return
+        self._proxy_save = asyncio.ensure_future(self._save_proxy(spec, password))
+
+    async def _save_proxy(self, spec: str, password: str) -> None:
+        dialog = self.network_dialog
+        assert dialog is not None
+        try:
+            settings = ProxySettings.parse(spec)
+        except InvalidProxySetting as exc:
+            dialog.show_error(str(exc))
+            return
+        # The setting holds no password (parse refuses one), so it may go to the file.
+        self.settings.proxy = spec
+        self.settings.save()
+        if not password or settings.user is None:
+            dialog.show_saved()
+            return
+        try:
+            await asyncio.to_thread(
+                store_proxy_password, settings.user, settings.host, settings.port, password
+            )
+        except Exception as exc:  # keyring errors, and backends' own (D-Bus, locked)
+            # The type only: a backend's message is not ours to vouch for.
+            logger.warning("cannot store the proxy password: %s", type(exc).__name__)
+            dialog.show_saved()
+            dialog.show_error(
+                "The proxy setting is saved, but its password could not be stored in this "
+                f"computer's keyring ({type(exc).__name__}). Unlock or install a keyring and "
+                f"save again, or give the password in {PASSWORD_ENV}."
+            )
+            return
+        dialog.show_saved(password_stored=True)
+
+    def _on_network_closed(self) -> None:
+        # A test nobody will read is not left running (its connections, its timeouts).
+        for task in (self._proxy_test, self._proxy_lookup):
+            if task is not None:
+                task.cancel()
+        if self.network_dialog is not None:
+            self.network_dialog.set_busy(False)
+
     def close(self) -> None:
         """The app is closing: stop the share and let the devices go."""
         self.stop()
+        self._on_network_closed()
         self._preview_timer.stop()
         self.media.close()
 
@@ -351,7 +477,9 @@ class ClientController(QObject):
                 "a Montage cloud. Ask your administrator for an enrolment token."
             )
         self.join_window.show_progress(f"Looking up meeting {meeting.display()}…")
-        await share_to_cloud_meeting(account, meeting, make_client)
+        await share_to_cloud_meeting(
+            account, meeting, make_client, proxy=self.settings.proxy_settings()
+        )
 
     async def _ask_pin(self, wanted: PinWanted) -> str:
         self._pin = asyncio.get_running_loop().create_future()
@@ -391,6 +519,14 @@ class ClientController(QObject):
     def _status_text(self, paused: bool) -> str:
         where = f"{getattr(self, '_room', '')} ({getattr(self, '_path', 'Local')})"
         return f"Paused — {where}" if paused else f"Sharing to {where}"
+
+
+def _parses(spec: str) -> bool:
+    try:
+        ProxySettings.parse(spec)
+    except InvalidProxySetting:
+        return False
+    return True
 
 
 def _is_valid(digits: str) -> bool:

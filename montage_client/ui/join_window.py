@@ -46,6 +46,7 @@ class JoinWindow(QWidget):
     pin_entered = Signal(str)
     cancel_requested = Signal()
     cloud_settings_requested = Signal()
+    network_settings_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,8 +107,11 @@ class JoinWindow(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cloud_button = QPushButton("Cloud account…")
         self.cloud_button.setToolTip("Enrol this computer to join 6-digit (cloud) meetings")
+        self.network_button = QPushButton("Network…")
+        self.network_button.setToolTip("The proxy to reach the cloud through, and a test of it")
         buttons = QHBoxLayout()
         buttons.addWidget(self.cloud_button)
+        buttons.addWidget(self.network_button)
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.join_button)
@@ -125,6 +129,7 @@ class JoinWindow(QWidget):
 
         self.join_button.clicked.connect(self._submit)
         self.cloud_button.clicked.connect(self.cloud_settings_requested)
+        self.network_button.clicked.connect(self.network_settings_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
         for edit in (self.meeting_edit, self.name_edit, self.pin_edit):
             edit.returnPressed.connect(self._submit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +38,7 @@ class SqliteStorage(SqlStorage):
             connection = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=10
             )
-            connection.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(connection)
             for statement in SCHEMA:
                 connection.execute(statement)
             return connection
@@ -62,3 +63,21 @@ class SqliteStorage(SqlStorage):
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._connection.close)
         self._executor.shutdown(wait=True)
+
+
+def _enable_wal(connection: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch to WAL, waiting for another process doing the same on a new file.
+
+    Two servers opening one fresh database at once (tests/proxy_targets.py,
+    several API processes) race for this switch; SQLite answers "database is
+    locked" at once, without its busy timeout, because it needs the file to
+    itself. The loser waits and tries again; the mode is then already WAL.
+    """
+    for attempt in range(attempts):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)

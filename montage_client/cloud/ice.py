@@ -1,0 +1,53 @@
+"""The ICE settings a cloud share uses: which TURN URI, through which route."""
+
+from __future__ import annotations
+
+import logging
+
+from montage_client.core.rtc import IceSettings
+from montage_client.net import ProxyResolver
+from montage_client.net.netcheck import turns_endpoint
+
+from .account import CloudAccount
+from .api import TurnCredentials
+
+logger = logging.getLogger(__name__)
+
+
+async def ice_settings(
+    turn: TurnCredentials,
+    account: CloudAccount,
+    resolver: ProxyResolver,
+    *,
+    force_relay: bool = False,
+    presenter: bool = True,
+) -> IceSettings:
+    """ICE for one side of a share: TURN over TLS through the proxy when the proxy
+    is the way to the relay, otherwise the cloud's preferred TURN URI.
+
+    Behind a proxy a presenter offers relayed candidates only: its host and
+    UDP candidates could only lead ICE to wait on checks the network drops.
+    The receiver keeps its host candidates (a presenter's relay may reach it
+    directly); one relay-only side is enough to keep ICE from waiting.
+    """
+    turns = next((u for u in turn.uris if u.startswith("turns:")), None)
+    where = turns_endpoint(turn.uris)
+    if turns is not None and where is not None:
+        routes = await resolver.routes_for(*where)
+        if routes[0] is not None:
+            logger.info("TURN over TLS through the %s (relay only: %s)", routes[0], presenter)
+            return IceSettings(
+                turn_uri=turns,
+                username=turn.username,
+                password=turn.password,
+                turn_tls=account.tls(),
+                relay_only=presenter,
+                proxy=resolver,
+            )
+    return IceSettings(
+        turn_uri=turn.preferred_uri,
+        username=turn.username,
+        password=turn.password,
+        turn_tls=account.tls(),
+        relay_only=force_relay,
+    )
