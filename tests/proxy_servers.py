@@ -94,8 +94,10 @@ def missing_programs() -> str | None:
 
 
 @contextlib.contextmanager
-def squid(ns: Namespace, workdir: Path, password: str, allowed_ports: list[int]) -> Iterator[Path]:
-    """Squid on ns.peer:3128, Basic auth for USER; CONNECT only to `allowed_ports`.
+def squid(
+    ns: Namespace, workdir: Path, password: str, allowed_ports: list[int], port: int = SQUID_PORT
+) -> Iterator[Path]:
+    """Squid on ns.peer:`port`, Basic auth for USER; CONNECT only to `allowed_ports`.
 
     Yields its access log. Squid drops root for the `proxy` user, so its files
     live in a directory of their own that user may write.
@@ -109,7 +111,7 @@ def squid(ns: Namespace, workdir: Path, password: str, allowed_ports: list[int])
     conf = workdir / "squid.conf"
     conf.write_text(
         f"""
-http_port {ns.peer}:{SQUID_PORT}
+http_port {ns.peer}:{port}
 pid_filename {workdir}/squid.pid
 access_log stdio:{workdir}/access.log squid
 cache_log {workdir}/cache.log
@@ -138,13 +140,13 @@ http_access deny all
     log = workdir / "squid.out"
     with log.open("w") as out:
         process = subprocess.Popen(
-            ns.command("squid", "-N", "-f", str(conf), "-n", f"mtg{os.getpid()}"),
+            ns.command("squid", "-N", "-f", str(conf), "-n", f"mtg{os.getpid()}p{port}"),
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
         )
     try:
-        _wait_port(ns, ns.peer, SQUID_PORT, process, workdir / "cache.log")
+        _wait_port(ns, ns.peer, port, process, workdir / "cache.log")
         yield workdir / "access.log"
     finally:
         _stop(process)
@@ -305,21 +307,23 @@ def dev_cloud(ns: Namespace, workdir: Path) -> Iterator[DevCloud]:
 
 
 @contextlib.asynccontextmanager
-async def pac_server(host: str, body: str) -> AsyncIterator[str]:
-    """An HTTP server on `host` serving `body` as /proxy.pac; yields the file's URL."""
+async def pac_server(
+    host: str, body: str, path: str = "/proxy.pac", port: int = 0
+) -> AsyncIterator[str]:
+    """An HTTP server on `host` serving `body` at `path`; yields the file's URL."""
 
     async def pac(_request: web.Request) -> web.Response:
         return web.Response(text=body, content_type="application/x-ns-proxy-autoconfig")
 
     app = web.Application()
-    app.router.add_get("/proxy.pac", pac)
+    app.router.add_get(path, pac)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    listening = socket.create_server((host, 0))
+    listening = socket.create_server((host, port))
     port = listening.getsockname()[1]
     await web.SockSite(runner, listening).start()
     try:
-        yield f"http://{host}:{port}/proxy.pac"
+        yield f"http://{host}:{port}{path}"
     finally:
         await runner.cleanup()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8443)
     parser.add_argument("--name", default="Proxy Room")
     parser.add_argument("--proxy", default="none")
+    # The receiver's own log goes to stderr, which the tests keep in a file.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     asyncio.run(serve(parser.parse_args(argv)))
     return 0
 

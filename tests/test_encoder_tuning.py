@@ -11,7 +11,7 @@ from aiortc.codecs.h264 import H264Decoder, h264_depayload
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
-from montage_client.core.aiortc_tuning import MarkerJitterBuffer, ScreenH264Encoder
+from montage_client.core.aiortc_tuning import GAP_PATIENCE, MarkerJitterBuffer, ScreenH264Encoder
 from montage_client.core.encode_hints import MOTION, TEXT, EncodeHints
 
 
@@ -81,3 +81,33 @@ def test_a_gap_holds_the_frame_back() -> None:
     assert frame is None
     _, frame = ours.add(packet(2, 9000, False))  # it arrives (retransmission)
     assert frame is not None and frame.data == bytes([1, 2, 3])
+
+
+def test_a_packet_that_never_comes_back_costs_a_keyframe_not_a_frozen_picture() -> None:
+    now = [0.0]
+    ours = MarkerJitterBuffer(capacity=512, is_video=True, clock=lambda: now[0])
+    ours.add(packet(1, 9000, False))
+    ours.add(packet(3, 9000, True))  # packet 2 is lost for good
+    # Later frames arrive; within the patience the broken one is still waited for.
+    pli, frame = ours.add(packet(4, 12000, True))
+    assert (pli, frame) == (False, None)
+    now[0] = 0.1
+    assert ours.add(packet(5, 15000, True)) == (False, None)
+    # Past it: the broken frame and those referring to it are dropped, a keyframe is
+    # asked for, and the newest frame goes out: no backlog is left to add latency.
+    now[0] = 0.1 + GAP_PATIENCE
+    pli, frame = ours.add(packet(6, 18000, True))
+    assert pli is True
+    assert frame is not None and frame.timestamp == 18000 and frame.data == bytes([6])
+    pli, frame = ours.add(packet(7, 21000, True))
+    assert pli is False and frame is not None and frame.timestamp == 21000
+
+
+def test_waiting_for_the_rest_of_a_frame_is_not_a_loss() -> None:
+    now = [0.0]
+    ours = MarkerJitterBuffer(capacity=512, is_video=True, clock=lambda: now[0])
+    ours.add(packet(1, 9000, False))
+    now[0] = 5.0  # a slow sender, no hole: nothing is given up
+    assert ours.add(packet(2, 9000, False)) == (False, None)
+    pli, frame = ours.add(packet(3, 9000, True))
+    assert pli is False and frame is not None and frame.data == bytes([1, 2, 3])

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from montage_client.net import (
     proxied_session,
     store_proxy_password,
 )
+from montage_client.protocol.errors import ShareEnded
 from montage_client.protocol.meeting_id import CloudMeetingId
 from tests import netns
 from tests import proxy_servers as servers
@@ -69,6 +70,7 @@ RECEIVER_PORT = 8443
 # Frames whose strip the receiver read, and how old a shown stamp may be.
 FRAMES = 20
 FRESH_MS = 3000
+STRICT_SQUID_PORT = 3129
 
 PAC = """
 function FindProxyForURL(url, host) {
@@ -89,6 +91,7 @@ class Rig:
     receiver_log: Path
     meeting: CloudMeetingId
     frames: list[dict[str, Any]] = field(default_factory=list)
+    strict_log: Path | None = None  # the squid that will not tunnel to the relay
 
     def proxy(self, kind: str) -> str:
         if kind == "squid":
@@ -115,7 +118,12 @@ class Rig:
 
     def shown(self, name: str) -> list[int]:
         """Stamp ages (ms) the receiver read from `name`'s frames."""
-        return [f["age_ms"] for f in list(self.frames) if f["name"] == name and f["age_ms"]]
+        return [
+            f["age_ms"] for f in list(self.frames) if f["name"] == name and f["age_ms"] is not None
+        ]
+
+    def frames_of(self, name: str) -> int:
+        return sum(1 for f in list(self.frames) if f["name"] == name)
 
 
 def _block_all_but_the_proxies(ns: netns.Namespace) -> None:
@@ -125,7 +133,7 @@ def _block_all_but_the_proxies(ns: netns.Namespace) -> None:
         "add chain inet montage input { type filter hook input priority 0 ; }",
         f"add rule inet montage input iifname {link} ct state established,related accept",
         f"add rule inet montage input iifname {link} tcp dport "
-        f"{{ {servers.SQUID_PORT}, {servers.DANTE_PORT} }} accept",
+        f"{{ {servers.SQUID_PORT}, {servers.DANTE_PORT}, {STRICT_SQUID_PORT} }} accept",
         f"add rule inet montage input iifname {link} drop",
     ):
         ns.run("nft", *rule.split())
@@ -140,6 +148,13 @@ def rig() -> Iterator[Rig]:
         cloud = stack.enter_context(servers.dev_cloud(ns, dev_dir))
         squid_log = stack.enter_context(servers.squid(ns, workdir, password, cloud.ports))
         dante_log = stack.enter_context(servers.dante(ns, workdir, denied_port=25))
+        # A second squid, as a stricter network's: REST and XMPP, but not the relay's port.
+        strict_dir = workdir / "strict"
+        strict_dir.mkdir()
+        without_relay = [port for port in cloud.ports if port != cloud.turns[1]]
+        strict_log = stack.enter_context(
+            servers.squid(ns, strict_dir, password, without_relay, port=STRICT_SQUID_PORT)
+        )
         _block_all_but_the_proxies(ns)
         # The receiver's enrolment token, from a rig without a meeting yet.
         partial = Rig(
@@ -189,6 +204,7 @@ def rig() -> Iterator[Rig]:
             receiver_log,
             CloudMeetingId(ready["cloud_meeting_id"]),
         )
+        rig.strict_log = strict_log
         threading.Thread(target=collect_json, args=(receiver, rig.frames), daemon=True).start()
         yield rig
 
@@ -305,6 +321,25 @@ def test_a_pac_file_sends_the_cloud_through_the_proxy(
     assert rig.squid_log.read_text().count("CONNECT") > before
 
 
+def test_a_proxy_that_will_not_reach_the_relay_is_named_and_nothing_hangs(
+    rig: Rig, memory_keyring: MemoryKeyring
+) -> None:
+    strict = f"http://{servers.USER}@{rig.ns.peer}:{STRICT_SQUID_PORT}"
+    store_proxy_password(servers.USER, rig.ns.peer, STRICT_SQUID_PORT, rig.password)
+    started = time.monotonic()
+    with pytest.raises(ShareEnded) as ended:
+        asyncio.run(asyncio.wait_for(_share(rig, ProxySettings.parse(strict), "Strict"), 90))
+    # Signalling worked; media had no way: said as soon as ICE gives up, not after a timeout.
+    assert time.monotonic() - started < 20
+    assert str(ended.value) == (
+        "No media path to the receiver: the cloud's relay could not be reached through the "
+        f"proxy. The HTTP proxy {rig.ns.peer}:{STRICT_SQUID_PORT} refused to open a connection "
+        f"to 127.0.0.1:{rig.cloud.turns[1]} (HTTP 403 Forbidden)."
+    )
+    assert rig.strict_log is not None
+    servers.wait_for_line(rig.strict_log, f"CONNECT 127.0.0.1:{rig.cloud.turns[1]}", "403")
+
+
 @pytest.mark.parametrize("kind", ["squid", "dante"])
 def test_a_wrong_proxy_password_is_named_and_nothing_hangs(
     rig: Rig, kind: str, memory_keyring: MemoryKeyring, caplog: pytest.LogCaptureFixture
@@ -376,7 +411,7 @@ def test_client_program_joins_through_the_proxy_and_says_so(
             rig.meeting.display(),
             f"--pin={PIN}",
             "--name=CLI behind squid",
-            "--seconds=3",
+            "--seconds=5",
             password=rig.password,
             env=env,
         )
@@ -384,9 +419,29 @@ def test_client_program_joins_through_the_proxy_and_says_so(
     assert "Sharing to Proxy Room (Relayed via proxy), 640×480" in joined.stderr
     assert joined.stderr.strip().endswith("Stopped sharing.")
     # The room showed the workload's screen: its strip, read from the frames, is fresh.
-    shown = rig.shown("CLI behind squid")
-    assert shown and min(shown) < FRESH_MS
+    shown = _wait_for(lambda: rig.shown("CLI behind squid"))
+    assert shown, (
+        f"{rig.frames_of('CLI behind squid')} frames, no strip read\n{joined.stderr[-3000:]}\n"
+        f"{rig.receiver_log.read_text()[-3000:]}"
+    )
+    assert min(shown) < FRESH_MS
     for run in (refused, joined):  # -v: everything at DEBUG on stderr
         assert rig.password not in run.stdout + run.stderr
         for secret in memory_keyring.entries.values():
             assert secret not in run.stdout + run.stderr
+
+
+def _wait_for(found: Callable[[], list[int]], seconds: float = 5.0) -> list[int]:
+    """What `found` gives once it gives something (the receiver's lines arrive on a thread)."""
+    deadline = time.monotonic() + seconds
+    while not (result := found()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return result
+
+
+def test_nothing_secret_in_any_log(rig: Rig) -> None:
+    # Runs last in this module: every share above went through these logs.
+    logs = [rig.receiver_log, *rig.workdir.glob("*.log"), *rig.workdir.glob("strict/*.log")]
+    assert rig.receiver_log.read_text(), "the receiver logged nothing: the check proves nothing"
+    for log in logs:
+        assert rig.password not in log.read_text(errors="replace"), log.name

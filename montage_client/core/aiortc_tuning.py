@@ -35,7 +35,7 @@ import fractions
 import logging
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import av
@@ -185,8 +185,65 @@ def install_encoders() -> None:
         rtcrtpsender.get_encoder = screen_get_encoder  # type: ignore[attr-defined]
 
 
+# How long a frame may wait for a lost packet (its NACK and retransmission)
+# while later packets keep arriving, before it is given up and a keyframe asked for.
+GAP_PATIENCE = 0.25
+
+
 class MarkerJitterBuffer(JitterBuffer):
-    """aiortc's jitter buffer, also completing a frame at its marker packet."""
+    """aiortc's jitter buffer, also completing a frame at its marker packet.
+
+    And giving up on a frame whose lost packet does not come back within
+    `GAP_PATIENCE` seconds: aiortc's buffer waits until 512 packets have
+    piled up behind the hole (seconds of a frozen picture at screen-share
+    rates; a lost keyframe packet on a relay froze a test share for good) and
+    only then asks for a keyframe. Ours drops the broken frame and those
+    after it, which refer to it, and asks (PLI) at once; the sender answers
+    with a keyframe within a round trip.
+    """
+
+    def __init__(
+        self, *args: Any, clock: Callable[[], float] = time.monotonic, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+        self._blocked_since: float | None = None
+
+    def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
+        pli, frame = super().add(packet)
+        if frame is not None or not self._blocked_by_a_hole(packet.sequence_number):
+            self._blocked_since = None
+            return pli, frame
+        now = self._clock()
+        if self._blocked_since is None:
+            self._blocked_since = now
+            return pli, None
+        if now - self._blocked_since < GAP_PATIENCE:
+            return pli, None
+        self._blocked_since = None
+        self._drop_up_to(packet)
+        return True, self._remove_frame(packet.sequence_number)
+
+    def _blocked_by_a_hole(self, newest: int) -> bool:
+        """Whether the oldest frame lacks a packet that a later one has overtaken."""
+        if self._origin is None:
+            return False
+        span = (newest - self._origin) % 65536
+        for count in range(min(span, self.capacity)):
+            if self._packets[(self._origin + count) % self._capacity] is None:
+                return True
+        return False
+
+    def _drop_up_to(self, newest: Any) -> None:
+        """Remove every packet older than `newest`'s frame: the broken frame, and the
+        frames after it, which refer to it and would only decode as garbage (and, one
+        frame released per packet, would add their count to the latency for good)."""
+        assert self._origin is not None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is not None and packet.timestamp == newest.timestamp:
+                self.remove(count)
+                return
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         packets: list[Any] = []

@@ -251,6 +251,10 @@ class ShareClient:
             # The offer is made while the receiver answers hello and the person
             # types the PIN: it does not depend on either.
             await pc.setLocalDescription(await pc.createOffer())
+            if "a=candidate:" not in pc.localDescription.sdp:
+                # Nothing to offer (behind a proxy: no relay through it). ICE would
+                # wait for ever on an empty check list; say why now.
+                raise self._media_failure(pc)
             session.set_offer(pc.localDescription.sdp)
             await self._flush(channel)
             deadline: float | None = None
@@ -361,7 +365,12 @@ class ShareClient:
                 f"No media path to the receiver: the cloud's relay could not be reached "
                 f"through the proxy. {problems[-1]}"
             )
-        return ShareEnded("No media path to the receiver could be found.")
+        return ShareEnded(
+            "No media path to the receiver could be found: this computer has no network "
+            "address to send media from."
+            if "a=candidate:" not in (pc.localDescription.sdp if pc.localDescription else "")
+            else "No media path to the receiver could be found."
+        )
 
     def _attach_media(self) -> None:
         media = self.media
