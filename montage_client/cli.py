@@ -37,13 +37,15 @@ from montage_client.protocol.meeting_id import CloudMeetingId, parse_meeting_id
 from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.protocol.pin_auth import valid_pin
 
-from .net.netcheck import chosen_proxy
 from .settings import ClientSettings, config_dir
 
 if TYPE_CHECKING:
     from montage_client.core.devices import Device
+    from montage_client.net import ProxySettings
 
 logger = logging.getLogger(__name__)
+
+NETCHECK_TIMEOUT = 5.0  # seconds per step, as montage_client.net.netcheck's default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,14 +101,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service if not on port 443"
     )
     enrol.add_argument("--name", help="this computer's name in the organisation's device list")
-    from montage_client.net import netcheck  # proxy/cloud check (docs/proxies.md)
-
-    netcheck.add_parser(commands)
+    _add_netcheck(commands)
     for command in (join, enrol):
-        netcheck.add_proxy_option(command)
+        _add_proxy_option(command)
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
+
+
+def _add_netcheck(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `netcheck` sub-command's options (here: the proxy stack loads only to run it)."""
+    check = commands.add_parser("netcheck", help="say what works on the way to the cloud")
+    _add_proxy_option(check)
+    check.add_argument("--cloud", metavar="URL", help="the cloud's API address (default: enrolled)")
+    check.add_argument("--xmpp", metavar="HOST:PORT", help="the XMPP service (default: enrolled)")
+    check.add_argument("--turn", metavar="HOST:PORT", help="the TURN over TLS (turns:) service")
+    check.add_argument("--ca", metavar="FILE", help="also trust this CA for the cloud")
+    check.add_argument("--timeout", type=float, default=NETCHECK_TIMEOUT, help="seconds per step")
+
+
+def _add_proxy_option(parser: argparse.ArgumentParser) -> None:
+    """`--proxy SPEC`, the same for every command that reaches the cloud."""
+    parser.add_argument(
+        "--proxy",
+        metavar="SPEC",
+        help="none, system, auto (WPAD), pac+https://host/proxy.pac, "
+        "http://[user@]host:port or socks5://[user@]host:port (default: the client's "
+        "saved setting, else system); the password comes from the keyring or "
+        "MONTAGE_PROXY_PASSWORD",
+    )
+
+
+def _chosen_proxy(spec: str | None) -> ProxySettings:
+    # Imported here: a local meeting never needs the proxy stack.
+    from montage_client.net.netcheck import chosen_proxy
+
+    return chosen_proxy(spec)
 
 
 def _fail(exc: MontageError) -> int:
@@ -246,7 +276,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
                 meeting,
                 cloud_client,
                 force_relay=args.force_relay,
-                proxy=chosen_proxy(args.proxy),
+                proxy=_chosen_proxy(args.proxy),
             )
         else:
             client = make_client()
@@ -272,7 +302,7 @@ async def _enrol(args: argparse.Namespace) -> int:
         name=name,
         ca_file=args.ca,
         xmpp=args.xmpp,
-        proxy=chosen_proxy(args.proxy),
+        proxy=_chosen_proxy(args.proxy),
     )
     print(f"Enrolled this computer as {account.device_id} with {account.url}.", file=sys.stderr)
     return 0

@@ -36,7 +36,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import RTCPeerConnection, rtcrtpsender
@@ -47,10 +47,11 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from montage_client.net import turn as turn_tunnel
-from montage_client.net.routes import ProxyResolver
-
 from .encode_hints import MOTION, EncodeHints
+
+if TYPE_CHECKING:  # the proxy stack is imported only when TURN goes through a proxy
+    from montage_client.net.routes import ProxyResolver
+    from montage_client.net.turn import TurnRoute
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +290,12 @@ class TunedPeerConnection(RTCPeerConnection):
     ) -> None:
         super().__init__(configuration)
         self._turn_tls = turn_tls
-        self.turn_route = turn_tunnel.TurnRoute(turn_proxy) if turn_proxy is not None else None
+        self.turn_route: TurnRoute | None = None
         if turn_proxy is not None:
+            from montage_client.net import turn as turn_tunnel
+
             turn_tunnel.install()
+            self.turn_route = turn_tunnel.TurnRoute(turn_proxy)
 
     async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
@@ -303,7 +307,12 @@ class TunedPeerConnection(RTCPeerConnection):
             for connection in _ice_connections(self):
                 if connection.turn_ssl is True:
                     connection.turn_ssl = self._turn_tls
-        with turn_tunnel.turn_route(self.turn_route):
+        if self.turn_route is None:
+            await super().setLocalDescription(sessionDescription)
+            return
+        from montage_client.net.turn import turn_route
+
+        with turn_route(self.turn_route):
             await super().setLocalDescription(sessionDescription)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiortc import (
     RTCConfiguration,
@@ -14,9 +15,10 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
-from montage_client.net import ProxyResolver
-
 from .aiortc_tuning import TunedPeerConnection
+
+if TYPE_CHECKING:  # the proxy stack is imported only by cloud meetings
+    from montage_client.net import ProxyResolver
 
 # Screen content: H264 first (hardware decoders everywhere, cheaper at 1080p
 # here), VP8 as the fallback every WebRTC stack has.

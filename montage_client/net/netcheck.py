@@ -211,29 +211,6 @@ async def _rest(
     )
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The `netcheck` sub-command's options."""
-    check = commands.add_parser("netcheck", help="say what works on the way to the cloud")
-    add_proxy_option(check)
-    check.add_argument("--cloud", metavar="URL", help="the cloud's API address (default: enrolled)")
-    check.add_argument("--xmpp", metavar="HOST:PORT", help="the XMPP service (default: enrolled)")
-    check.add_argument("--turn", metavar="HOST:PORT", help="the TURN over TLS (turns:) service")
-    check.add_argument("--ca", metavar="FILE", help="also trust this CA for the cloud")
-    check.add_argument("--timeout", type=float, default=CHECK_TIMEOUT, help="seconds per step")
-
-
-def add_proxy_option(parser: argparse.ArgumentParser) -> None:
-    """`--proxy SPEC`, the same for every command that reaches the cloud."""
-    parser.add_argument(
-        "--proxy",
-        metavar="SPEC",
-        help="none, system, auto (WPAD), pac+https://host/proxy.pac, "
-        "http://[user@]host:port or socks5://[user@]host:port (default: the client's "
-        "saved setting, else system); the password comes from the keyring or "
-        "MONTAGE_PROXY_PASSWORD",
-    )
-
-
 def chosen_proxy(spec: str | None) -> ProxySettings:
     """`--proxy` if given, else the proxy saved in the client's settings."""
     if spec is not None:
