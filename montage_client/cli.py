@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_netcheck(commands)
     for command in (join, enrol):
         _add_proxy_option(command)
+    password = commands.add_parser(
+        "proxy-password",
+        help="store the proxy's password in this computer's keyring (asked for, not echoed)",
+    )
+    _add_proxy_option(password)
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
@@ -137,6 +142,35 @@ def _chosen_proxy(spec: str | None) -> ProxySettings:
     from montage_client.net.netcheck import chosen_proxy
 
     return chosen_proxy(spec)
+
+
+def _store_proxy_password(args: argparse.Namespace) -> int:
+    """For a command line only (a receiver, a script): the keyring entry the
+    window's Network page would write. The password is read from the terminal
+    without echo, or as one line from standard input when it is not a terminal."""
+    from montage_client.net import store_proxy_password
+
+    endpoint = _chosen_proxy(args.proxy).endpoint
+    if endpoint is None or endpoint.user is None:
+        raise InvalidInput(
+            "A password belongs to a proxy with a user: give --proxy "
+            "http://user@host:port or socks5://user@host:port."
+        )
+    if sys.stdin.isatty():
+        secret = getpass.getpass(f"Password for {endpoint.user} at the {endpoint}: ")
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        raise InvalidInput("No password was given; nothing was stored.")
+    try:
+        store_proxy_password(endpoint.user, endpoint.host, endpoint.port, secret)
+    except Exception as exc:  # keyring's errors and its backends' own (D-Bus, locked)
+        raise MontageError(
+            f"This computer's keyring could not store the password ({type(exc).__name__}); "
+            "set MONTAGE_PROXY_PASSWORD instead."
+        ) from None
+    print(f"Stored the password for {endpoint.user} at the {endpoint}.", file=sys.stderr)
+    return 0
 
 
 def _fail(exc: MontageError) -> int:
@@ -351,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             from montage_client.net import netcheck as check
 
             return check.run(args)
+        if args.command == "proxy-password":
+            return _store_proxy_password(args)
         if args.command == "monitors":
             return _monitors()
         if args.command == "devices":

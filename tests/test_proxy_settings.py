@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+from pathlib import Path
 
 import keyring
 import pytest
@@ -16,7 +18,7 @@ from montage_client.net import (
     ProxySettings,
     store_proxy_password,
 )
-from montage_client.net.settings import PASSWORD_ENV
+from montage_client.net.settings import PASSWORD_ENV, proxy_password
 from tests.memory_keyring import MemoryKeyring
 
 
@@ -121,3 +123,29 @@ def test_manual_and_no_proxy_need_no_lookup() -> None:
     )
     assert routes(ProxySettings(), "https://cloud.test/") == (DIRECT,)
     assert str(ProxyEndpoint("socks5", "proxy.test", 1080)) == "SOCKS5 proxy proxy.test:1080"
+
+
+def test_proxy_password_command_stores_what_stdin_gives_and_never_prints_it(
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from montage_client import cli
+
+    monkeypatch.setenv("MONTAGE_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pw\n"))
+    spec = "--proxy=socks5://ann@proxy.corp:1080"
+    assert cli.main(["proxy-password", spec]) == 0
+    assert proxy_password("ann", "proxy.corp", 1080, environ={}) == "s3cret-pw"
+    said = capsys.readouterr()
+    assert said.err.strip() == "Stored the password for ann at the SOCKS5 proxy proxy.corp:1080."
+    assert "s3cret-pw" not in said.out + said.err
+
+    # Nothing typed, or a proxy without a user: exit code 2, a sentence, nothing stored.
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert cli.main(["proxy-password", "--proxy=http://bob@proxy.corp:3128"]) == 2
+    assert "No password was given" in capsys.readouterr().err
+    assert cli.main(["proxy-password", "--proxy=http://proxy.corp:3128"]) == 2
+    assert "give --proxy http://user@host:port" in capsys.readouterr().err
+    assert proxy_password("bob", "proxy.corp", 3128, environ={}) is None
