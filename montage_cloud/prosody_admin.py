@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 ADMIN_NS = "http://jabber.org/protocol/admin"
 SASL_MECHANISM = "SCRAM-SHA-256"
+KEEPALIVE_SECONDS = 60
 
 # slixmpp logs every stanza it sends at DEBUG; an add-user form carries the
 # device's password in clear inside TLS. Redact those fields from the log.
@@ -130,6 +131,9 @@ def _make_client(
         client = ClientXMPP(jid, password, sasl_mech=SASL_MECHANISM)
     else:
         client = _TunnelledClient(jid, password, open_socket, sasl_mech=SASL_MECHANISM)
+    # A space every minute (slixmpp's default: 5): proxies and NATs drop a
+    # tunnel that stays quiet for a few minutes, and a receiver waits quietly.
+    client.whitespace_keepalive_interval = KEEPALIVE_SECONDS
     # Direct TLS (XEP-0368) only: no STARTTLS, never plain text.
     client.enable_direct_tls = True
     client.enable_starttls = False

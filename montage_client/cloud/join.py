@@ -68,7 +68,9 @@ async def share_to_cloud_meeting(
     if not isinstance(proxy, ProxyResolver):  # one resolver: a PAC file is fetched once
         proxy = ProxyResolver(proxy or ProxySettings())
     resolver = proxy
-    async with CloudApi(account.url, account.tls(), account.secret(), proxy=resolver) as api:
+    # The keyring may block (D-Bus, an unlock prompt): not on the loop, the window's thread.
+    secret = await asyncio.to_thread(account.secret)
+    async with CloudApi(account.url, account.tls(), secret, proxy=resolver) as api:
         resolved = await api.resolve(meeting)
         turn = await api.turn()
         ice = await ice_settings(turn, account, resolver, force_relay=force_relay)

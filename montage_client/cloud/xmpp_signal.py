@@ -106,7 +106,7 @@ class XmppSignalling:
         With a `proxy`, the TCP connection is a tunnel through it (TLS end to
         end inside); a proxy's refusal is raised as its own sentence.
         """
-        password = account.xmpp_password()
+        password = await asyncio.to_thread(account.xmpp_password)  # the keyring may block
         open_socket = None
         resolver = None
         if proxy is not None:

@@ -113,7 +113,8 @@ async def netcheck_account(
     tls = account.tls()
     turn: tuple[str, int] | None = None
     try:
-        async with CloudApi(account.url, tls, account.secret(), proxy=resolver) as api:
+        secret = await asyncio.to_thread(account.secret)  # the keyring may block
+        async with CloudApi(account.url, tls, secret, proxy=resolver) as api:
             credentials = await asyncio.wait_for(api.turn(), timeout)
         turn = turns_endpoint(credentials.uris)
     except (MontageError, TimeoutError) as exc:  # the REST step below says what failed
