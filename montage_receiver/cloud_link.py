@@ -9,13 +9,22 @@ connections, one conversation per (sender, conversation ID); the sender's
 bare JID is the "source" the PIN lockout counts. TURN credentials for
 presenters' ICE are fetched here and renewed before they expire. With a
 proxy, REST, XMPP and TURN (over TLS) all go through it (docs/proxies.md).
+
+When the XMPP session drops (a proxy restarted, the network blinked) and the
+device was not cut off, the link logs in again with the same full JID — the
+resource is chosen once per link — so the meeting, which names that JID,
+keeps its 6-digit ID; the meeting is refreshed over REST meanwhile. Only
+when the cloud no longer knows the meeting (gone longer than its lifetime)
+or the device was revoked does the room fall back to its local ID.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -25,7 +34,7 @@ from montage_client.cloud.ice import ice_settings
 from montage_client.cloud.xmpp_signal import XmppSignalling
 from montage_client.core.rtc import LOCAL_ONLY
 from montage_client.net import ProxyResolver, ProxySettings
-from montage_client.protocol.errors import MontageError
+from montage_client.protocol.errors import DeviceRevoked, MeetingNotFound, MontageError
 
 from .service import ReceiverService
 
@@ -37,6 +46,11 @@ REFRESH_FRACTION = 1 / 3
 RETRY_SECONDS = 5.0
 # Fetch new TURN credentials this long before the old ones expire.
 TURN_MARGIN = 300.0
+# Seconds between attempts to log in again after the XMPP session dropped.
+RECONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# Past this without XMPP the 6-digit ID only misleads: show the local one.
+RECONNECT_GIVE_UP = 300.0
+LOST = "Lost the connection to the cloud."
 
 
 class CloudLink:
@@ -57,6 +71,8 @@ class CloudLink:
         self.meeting: ResolvedMeeting | None = None
         self._api = CloudApi(account.url, account.tls(), account.secret(), proxy=self.resolver)
         self._xmpp: XmppSignalling | None = None
+        self._resource = f"receiver-{secrets.token_hex(6)}"
+        self._reconnect: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         # Told why, once, when the cloud meeting ends without close().
@@ -66,6 +82,11 @@ class CloudLink:
     def meeting_id(self) -> str | None:
         return self.meeting.meeting_id if self.meeting is not None else None
 
+    @property
+    def signalling(self) -> XmppSignalling | None:
+        """The XMPP session now (a new one after a reconnection), if any."""
+        return self._xmpp
+
     async def start(self) -> str:
         """Log in, get TURN credentials and a meeting; return the 6-digit ID.
 
@@ -73,10 +94,12 @@ class CloudLink:
         caller then falls back to the local meeting ID.
         """
         try:
-            self._xmpp = await XmppSignalling.open(self.account, proxy=self.resolver)
-            self._xmpp.on_signal(self._on_signal)
-            self._xmpp.on_peer_gone(self._on_peer_gone)
-            self._xmpp.on_disconnect(self._on_xmpp_lost)
+            self._attach(
+                await XmppSignalling.open(
+                    self.account, proxy=self.resolver, resource=self._resource
+                )
+            )
+            assert self._xmpp is not None
             expires = await self._renew_turn()
             self.meeting = await self._api.open_meeting(
                 self.endpoints, self.fingerprint, self._xmpp.jid
@@ -91,6 +114,8 @@ class CloudLink:
     async def close(self) -> None:
         """End the meeting in the cloud and log out (best effort)."""
         self._closing = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,20 +132,65 @@ class CloudLink:
         await self._api.close()
 
     # -- internals -----------------------------------------------------------
-    def _on_xmpp_lost(self) -> None:
-        if not self._closing:
-            self.service.keep(asyncio.ensure_future(self._ended()))
+    def _attach(self, xmpp: XmppSignalling) -> None:
+        self._xmpp = xmpp
+        xmpp.on_signal(self._on_signal)
+        xmpp.on_peer_gone(self._on_peer_gone)
+        xmpp.on_disconnect(self._on_xmpp_lost)
 
-    async def _ended(self) -> None:
-        # Without XMPP nobody can reach this receiver through the cloud: the
-        # 6-digit ID is useless now. The REST API says whether we were cut off.
-        if self._task is not None:
+    def _on_xmpp_lost(self) -> None:
+        if not self._closing and self._reconnect is None and self.meeting is not None:
+            self._reconnect = asyncio.ensure_future(self._reconnect_or_end())
+            self.service.keep(self._reconnect)
+
+    async def _reconnect_or_end(self) -> None:
+        try:
+            # The REST API says whether we were cut off (then there is nothing to retry).
+            why = await self._api.revocation()
+            if why is not None:
+                await self._end(str(why), revoked=True)
+                return
+            give_up = time.monotonic() + RECONNECT_GIVE_UP
+            for attempt in itertools.count():
+                if self._closing or self.meeting is None:
+                    return
+                if time.monotonic() > give_up:
+                    await self._end(LOST)
+                    return
+                await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+                try:
+                    xmpp = await XmppSignalling.open(
+                        self.account, proxy=self.resolver, resource=self._resource
+                    )
+                except DeviceRevoked as exc:
+                    await self._end(str(exc), revoked=True)
+                    return
+                except MontageError as exc:
+                    logger.info("cloud meeting %s: not back yet: %s", self.meeting_id, exc)
+                    continue
+                if self._closing or self.meeting is None:
+                    await xmpp.close()
+                    return
+                if xmpp.jid != self.meeting.jid:  # the server would not give the resource back
+                    await xmpp.close()
+                    await self._end(LOST)
+                    return
+                self._attach(xmpp)
+                logger.info("cloud meeting %s: XMPP session back", self.meeting_id)
+                return
+        finally:
+            self._reconnect = None
+
+    async def _end(self, reason: str, *, revoked: bool = False) -> None:
+        # Nobody can reach this receiver through the cloud any more: the 6-digit
+        # ID is useless now; the room shows its local one.
+        if self.meeting is None:
+            return
+        if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            self._task = None
-        why = await self._api.revocation()
-        reason = str(why) if why is not None else "Lost the connection to the cloud."
+        self._task = None
         logger.warning("cloud meeting %s ended: %s", self.meeting_id, reason)
-        if why is None and self.meeting is not None:
+        if not revoked:
             with contextlib.suppress(MontageError):
                 await self._api.end_meeting(self.meeting.meeting_id)
         self.meeting = None
@@ -129,11 +199,12 @@ class CloudLink:
             self.on_ended(reason)
 
     def _on_signal(self, sender: str, conversation: str, text: str) -> None:
-        xmpp = self._xmpp
-        assert xmpp is not None
-
         async def reply(answer: str) -> None:
-            await xmpp.send(sender, conversation, answer)
+            # Through the session of the moment: a conversation outlives a reconnection.
+            current = self._xmpp
+            if current is None:
+                raise ConnectionError("no XMPP session")
+            await current.send(sender, conversation, answer)
 
         bare = sender.split("/", 1)[0]
         # A task per message; the service keeps one conversation's messages in order.
@@ -165,6 +236,10 @@ class CloudLink:
                 self.meeting = await self._api.refresh_meeting(self.meeting.meeting_id)
                 if turn_expires - time.time() < TURN_MARGIN:
                     turn_expires = await self._renew_turn()
+            except (MeetingNotFound, DeviceRevoked) as exc:
+                # Away longer than the meeting's life, or cut off: nothing to refresh.
+                await self._end(str(exc), revoked=isinstance(exc, DeviceRevoked))
+                return
             except MontageError as exc:
                 logger.warning("cloud meeting %s: %s", self.meeting.meeting_id, exc)
                 await asyncio.sleep(RETRY_SECONDS)

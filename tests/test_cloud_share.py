@@ -418,6 +418,39 @@ def test_receiver_falls_back_to_the_local_id_and_says_why(
     run(scenario())
 
 
+def test_a_receiver_whose_xmpp_connection_drops_logs_in_again_and_keeps_its_id(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with cloud_receiver(cloud, tmp_path) as mt:
+            link, digits = mt.cloud, mt.cloud_meeting_id
+            assert link is not None and digits is not None
+            before = link.signalling
+            assert before is not None
+            ended: list[object] = []
+            mt.service.subscribe(
+                lambda e: ended.append(e) if isinstance(e, CloudMeetingEnded) else None
+            )
+            # The network drops the connection (a reset, as when a proxy restarts);
+            # the session object is reached into only to cause that.
+            before._client.transport.abort()  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 30
+            while link.signalling is before or not link.signalling.connected:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "no new XMPP session"
+                await asyncio.sleep(0.05)
+            assert link.signalling.jid == before.jid  # type: ignore[union-attr]
+            assert mt.cloud_meeting_id == digits and not ended
+            # Someone joins the same 6-digit ID through the cloud and is seen.
+            account = await enrol(cloud, tmp_path, "client", "Laptop after the blink")
+            ann = CloudPresenting(account, digits, "Ann")
+            assert (await ann.sharing()).path in ("Cloud", "Relayed")
+            await frames_reach(await presenter_named(mt, "Ann"), 5)
+            ann.stop()
+            assert await ann.outcome() is None
+
+    run(scenario())
+
+
 def test_a_suspended_receiver_falls_back_to_its_local_id(cloud: Cloud, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with cloud_receiver(cloud, tmp_path) as mt:

@@ -100,11 +100,14 @@ class XmppSignalling:
         *,
         login_timeout: float = LOGIN_TIMEOUT,
         proxy: ProxySettings | ProxyResolver | None = None,
+        resource: str | None = None,
     ) -> XmppSignalling:
         """Log in as the enrolled device; DeviceRevoked if its account is disabled.
 
         With a `proxy`, the TCP connection is a tunnel through it (TLS end to
         end inside); a proxy's refusal is raised as its own sentence.
+        `resource` asks for that full JID (a receiver logging in again keeps the
+        address its cloud meeting names); by default the server picks one.
         """
         password = await asyncio.to_thread(account.xmpp_password)  # the keyring may block
         open_socket = None
@@ -120,7 +123,7 @@ class XmppSignalling:
 
         try:
             client = await open_session(
-                account.jid,
+                f"{account.jid}/{resource}" if resource else account.jid,
                 password,
                 host=account.xmpp_host,
                 port=account.xmpp_port,
