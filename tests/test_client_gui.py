@@ -80,6 +80,31 @@ async def until(condition: Callable[[], Any], what: str, timeout: float = 15) ->
         await asyncio.sleep(0.05)
 
 
+def in_the_window(
+    qapp: QApplication,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: Callable[[Person], Coroutine[Any, Any, None]],
+    timeout: float = 120,
+) -> None:
+    """Run `scenario` with a person at the client's windows, on a qasync loop."""
+    monkeypatch.setenv("MONTAGE_CONFIG_DIR", str(config_dir))
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+
+    async def main() -> None:
+        person = Person(0, config_dir)
+        try:
+            await scenario(person)
+        finally:
+            person.controller.close()
+            person.join.close()
+            person.bar.close()
+
+    with loop:
+        loop.run_until_complete(asyncio.wait_for(main(), timeout))
+
+
 def drive(
     qapp: QApplication,
     tmp_path: Path,

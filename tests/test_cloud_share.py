@@ -770,59 +770,46 @@ def test_a_person_enrols_in_the_window_then_joins_a_cloud_meeting(
     qapp: Any,
     memory_keyring: MemoryKeyring,
 ) -> None:
-    import qasync
 
-    from tests.test_client_gui import Person, until
+    from tests.test_client_gui import Person, in_the_window, until
 
     config = tmp_path / "config"
-    monkeypatch.setenv("MONTAGE_CONFIG_DIR", str(config))
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
 
-    async def main() -> None:
+    async def scenario(person: Person) -> None:
         token = (await cloud.admin("POST", "/v1/admin/enrolment-tokens", {"org": "Desk"}))["token"]
-        person = Person(0, config)
-        try:
-            QTest.mouseClick(person.join.cloud_button, Qt.MouseButton.LeftButton)
-            dialog = person.controller.cloud_dialog
-            assert dialog is not None and dialog.isVisible()
-            assert dialog.account_label.text() == "This computer is not enrolled."
-            # A mistyped token first: the cloud's own sentence, nothing saved.
-            QTest.keyClicks(dialog.url_edit, cloud.api)
-            QTest.keyClicks(dialog.token_edit, "not-a-token")
-            QTest.keyClicks(dialog.ca_edit, cloud.ca)
-            QTest.keyClicks(dialog.xmpp_edit, cloud.xmpp)
-            QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
-            await until(lambda: dialog.error_label.isVisible(), "the refusal", timeout=20)
-            assert "token" in dialog.error_label.text()
-            assert not (config / "cloud.json").exists()
-            # The right token.
-            dialog.token_edit.clear()
-            QTest.keyClicks(dialog.token_edit, token)
-            QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
-            await until(lambda: "Enrolled" in dialog.status_label.text(), "enrolment", 20)
-            assert dialog.account_label.text().startswith(
-                f"This computer is enrolled with {cloud.api}"
-            )
-            assert dialog.token_edit.text() == ""  # the one-time secret is not kept on screen
-            saved = (config / "cloud.json").read_text()
-            assert len(memory_keyring.entries) == 2  # device secret and XMPP password
-            assert not any(secret in saved for secret in memory_keyring.entries.values())
-            dialog.close_button.click()
-            async with cloud_receiver(cloud, tmp_path) as mt:
-                assert mt.cloud_meeting_id is not None
-                person.type_meeting(mt.cloud_meeting_id.display())
-                await until(lambda: person.join.asking_pin, "the PIN prompt", timeout=30)
-                person.type_pin(PIN)
-                await until(lambda: person.bar.isVisible(), "the sharing bar", timeout=30)
-                (presenter,) = mt.service.presenters
-                await until(lambda: presenter.frames > 5, "frames at the receiver")
-                QTest.mouseClick(person.bar.stop_button, Qt.MouseButton.LeftButton)
-                await until(lambda: person.join.isVisible(), "the join window again")
-                person.controller.close()
-        finally:
-            person.join.close()
-            person.bar.close()
+        QTest.mouseClick(person.join.cloud_button, Qt.MouseButton.LeftButton)
+        dialog = person.controller.cloud_dialog
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.account_label.text() == "This computer is not enrolled."
+        # A mistyped token first: the cloud's own sentence, nothing saved.
+        QTest.keyClicks(dialog.url_edit, cloud.api)
+        QTest.keyClicks(dialog.token_edit, "not-a-token")
+        QTest.keyClicks(dialog.ca_edit, cloud.ca)
+        QTest.keyClicks(dialog.xmpp_edit, cloud.xmpp)
+        QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
+        await until(lambda: dialog.error_label.isVisible(), "the refusal", timeout=20)
+        assert "token" in dialog.error_label.text()
+        assert not (config / "cloud.json").exists()
+        # The right token.
+        dialog.token_edit.clear()
+        QTest.keyClicks(dialog.token_edit, token)
+        QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
+        await until(lambda: "Enrolled" in dialog.status_label.text(), "enrolment", 20)
+        assert dialog.account_label.text().startswith(f"This computer is enrolled with {cloud.api}")
+        assert dialog.token_edit.text() == ""  # the one-time secret is not kept on screen
+        saved = (config / "cloud.json").read_text()
+        assert len(memory_keyring.entries) == 2  # device secret and XMPP password
+        assert not any(secret in saved for secret in memory_keyring.entries.values())
+        dialog.close_button.click()
+        async with cloud_receiver(cloud, tmp_path) as mt:
+            assert mt.cloud_meeting_id is not None
+            person.type_meeting(mt.cloud_meeting_id.display())
+            await until(lambda: person.join.asking_pin, "the PIN prompt", timeout=30)
+            person.type_pin(PIN)
+            await until(lambda: person.bar.isVisible(), "the sharing bar", timeout=30)
+            (presenter,) = mt.service.presenters
+            await until(lambda: presenter.frames > 5, "frames at the receiver")
+            QTest.mouseClick(person.bar.stop_button, Qt.MouseButton.LeftButton)
+            await until(lambda: person.join.isVisible(), "the join window again")
 
-    with loop:
-        loop.run_until_complete(asyncio.wait_for(main(), 120))
+    in_the_window(qapp, config, monkeypatch, scenario, timeout=120)

@@ -446,62 +446,49 @@ def test_a_person_sets_the_proxy_in_the_window_tests_it_and_shares(
     qapp: Any,
     memory_keyring: MemoryKeyring,
 ) -> None:
-    import qasync
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from tests.test_client_gui import Person, until
+    from tests.test_client_gui import Person, in_the_window, until
 
     config = tmp_path / "config"
-    monkeypatch.setenv("MONTAGE_CONFIG_DIR", str(config))
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
     name = "Window behind dante"
 
-    async def main() -> None:
+    async def scenario(person: Person) -> None:
         # Enrolled already (through the proxy; enrolment in the window is tested elsewhere).
         await _enrol_client(rig, rig.resolver("dante"), config / "cloud.json")
-        person = Person(0, config)
-        try:
-            QTest.mouseClick(person.join.network_button, Qt.MouseButton.LeftButton)
-            page = person.controller.network_dialog
-            assert page is not None and page.isVisible()
-            page.mode_buttons[ProxyMode.SOCKS5].click()
-            QTest.keyClicks(page.host_edit, rig.ns.peer)
-            QTest.keyClicks(page.port_edit, str(servers.DANTE_PORT))
-            QTest.keyClicks(page.user_edit, servers.USER)
-            QTest.keyClicks(page.password_edit, rig.password)
-            # Tested before it is saved: every step of the way out, in words.
-            QTest.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
-            await until(lambda: page.findings_text(), "the findings", timeout=40)
-            findings = page.findings_text().splitlines()
-            assert [line[0] for line in findings[1:]] == ["✓"] * 5, findings
-            assert "TURN" in findings[-1] and "through the proxy" in findings[-1]
-            QTest.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
-            await until(lambda: page.status_label.text() == "Saved.", "saving")
-            page.close_button.click()
-            saved = (config / "client.json").read_text()
-            assert f"socks5://{servers.USER}@{rig.ns.peer}:{servers.DANTE_PORT}" in saved
-            assert rig.password not in saved
+        QTest.mouseClick(person.join.network_button, Qt.MouseButton.LeftButton)
+        page = person.controller.network_dialog
+        assert page is not None and page.isVisible()
+        page.mode_buttons[ProxyMode.SOCKS5].click()
+        QTest.keyClicks(page.host_edit, rig.ns.peer)
+        QTest.keyClicks(page.port_edit, str(servers.DANTE_PORT))
+        QTest.keyClicks(page.user_edit, servers.USER)
+        QTest.keyClicks(page.password_edit, rig.password)
+        # Tested before it is saved: every step of the way out, in words.
+        QTest.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+        await until(lambda: page.findings_text(), "the findings", timeout=40)
+        findings = page.findings_text().splitlines()
+        assert [line[0] for line in findings[1:]] == ["✓"] * 5, findings
+        assert "TURN" in findings[-1] and "through the proxy" in findings[-1]
+        QTest.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+        await until(lambda: page.status_label.text() == "Saved.", "saving")
+        page.close_button.click()
+        saved = (config / "client.json").read_text()
+        assert f"socks5://{servers.USER}@{rig.ns.peer}:{servers.DANTE_PORT}" in saved
+        assert rig.password not in saved
 
-            person.type_meeting(rig.meeting.display(), name=name)
-            await until(lambda: person.join.asking_pin, "the PIN prompt", timeout=30)
-            person.type_pin(PIN)
-            await until(lambda: person.bar.isVisible(), "the sharing bar", timeout=30)
-            await until(
-                lambda: "Relayed via proxy" in person.bar.status_label.text(), "the path", 10
-            )
-            await until(lambda: len(rig.shown(name)) >= FRAMES, "frames at the receiver", 30)
-            assert min(rig.shown(name)) < FRESH_MS
-            QTest.mouseClick(person.bar.stop_button, Qt.MouseButton.LeftButton)
-            await until(lambda: person.join.isVisible(), "the join window again")
-            person.controller.close()
-        finally:
-            person.join.close()
-            person.bar.close()
+        person.type_meeting(rig.meeting.display(), name=name)
+        await until(lambda: person.join.asking_pin, "the PIN prompt", timeout=30)
+        person.type_pin(PIN)
+        await until(lambda: person.bar.isVisible(), "the sharing bar", timeout=30)
+        await until(lambda: "Relayed via proxy" in person.bar.status_label.text(), "the path", 10)
+        await until(lambda: len(rig.shown(name)) >= FRAMES, "frames at the receiver", 30)
+        assert min(rig.shown(name)) < FRESH_MS
+        QTest.mouseClick(person.bar.stop_button, Qt.MouseButton.LeftButton)
+        await until(lambda: person.join.isVisible(), "the join window again")
 
-    with loop:
-        loop.run_until_complete(asyncio.wait_for(main(), 150))
+    in_the_window(qapp, config, monkeypatch, scenario, timeout=150)
 
 
 def test_nothing_secret_in_any_log(rig: Rig) -> None:
