@@ -33,7 +33,7 @@ from montage_client.cloud.api import CloudApi, ResolvedMeeting
 from montage_client.cloud.ice import ice_settings
 from montage_client.cloud.xmpp_signal import XmppSignalling
 from montage_client.core.rtc import LOCAL_ONLY
-from montage_client.net import ProxyResolver, ProxySettings
+from montage_client.net import ProxySettings, as_resolver
 from montage_client.protocol.errors import DeviceRevoked, MeetingNotFound, MontageError
 
 from .service import ReceiverService
@@ -64,7 +64,7 @@ class CloudLink:
         proxy: ProxySettings | None = None,
     ) -> None:
         self.account = account
-        self.resolver = ProxyResolver(proxy or ProxySettings())
+        self.resolver = as_resolver(proxy)
         self.service = service
         self.endpoints = endpoints
         self.fingerprint = fingerprint

@@ -82,9 +82,25 @@ class TurnCredentials:
         return f"TurnCredentials(username={self.username!r}, uris={self.uris!r})"
 
     @property
+    def turns_uri(self) -> str | None:
+        """The first TURN over TLS URI (`turns:host:port?transport=tcp`), if offered."""
+        return next((u for u in self.uris if u.startswith("turns:")), None)
+
+    @property
     def preferred_uri(self) -> str:
         """TURN over TLS when offered (it passes where HTTPS does), else the first."""
-        return next((u for u in self.uris if u.startswith("turns:")), self.uris[0])
+        return self.turns_uri or self.uris[0]
+
+    @property
+    def turns_endpoint(self) -> tuple[str, int] | None:
+        """Host and port of `turns_uri` (443 when it names none)."""
+        if self.turns_uri is None:
+            return None
+        where = self.turns_uri.removeprefix("turns:").split("?", 1)[0]
+        host, _, port = where.rpartition(":")
+        if host and port.isdigit():
+            return host.strip("[]"), int(port)
+        return where.strip("[]"), 443
 
 
 class CloudApi:

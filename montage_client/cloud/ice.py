@@ -6,7 +6,6 @@ import logging
 
 from montage_client.core.rtc import IceSettings
 from montage_client.net import ProxyResolver
-from montage_client.net.netcheck import turns_endpoint
 
 from .account import CloudAccount
 from .api import TurnCredentials
@@ -30,24 +29,15 @@ async def ice_settings(
     The receiver keeps its host candidates (a presenter's relay may reach it
     directly); one relay-only side is enough to keep ICE from waiting.
     """
-    turns = next((u for u in turn.uris if u.startswith("turns:")), None)
-    where = turns_endpoint(turn.uris)
-    if turns is not None and where is not None:
-        routes = await resolver.routes_for(*where)
-        if routes[0] is not None:
-            logger.info("TURN over TLS through the %s (relay only: %s)", routes[0], presenter)
-            return IceSettings(
-                turn_uri=turns,
-                username=turn.username,
-                password=turn.password,
-                turn_tls=account.tls(),
-                relay_only=presenter,
-                proxy=resolver,
-            )
+    where = turn.turns_endpoint
+    route = (await resolver.routes_for(*where))[0] if where is not None else None
+    if route is not None:
+        logger.info("TURN over TLS through the %s (relay only: %s)", route, presenter)
     return IceSettings(
-        turn_uri=turn.preferred_uri,
+        turn_uri=turn.turns_uri if route is not None else turn.preferred_uri,
         username=turn.username,
         password=turn.password,
         turn_tls=account.tls(),
-        relay_only=force_relay,
+        relay_only=force_relay or (route is not None and presenter),
+        proxy=resolver if route is not None else None,
     )

@@ -31,7 +31,7 @@ from dataclasses import replace
 from montage_client.core.rtc import IceSettings
 from montage_client.core.share_client import ChannelOpener, ShareClient
 from montage_client.core.signal_channel import SignalChannel, connect_websocket
-from montage_client.net import ProxyResolver, ProxySettings
+from montage_client.net import ProxyResolver, ProxySettings, as_resolver
 from montage_client.protocol.errors import MontageError, ReceiverUnreachable
 from montage_client.protocol.meeting_id import CloudMeetingId
 
@@ -65,9 +65,7 @@ async def share_to_cloud_meeting(
     share ends for a reason other than Stop. `proxy` is how this computer
     reaches the cloud (None: directly).
     """
-    if not isinstance(proxy, ProxyResolver):  # one resolver: a PAC file is fetched once
-        proxy = ProxyResolver(proxy or ProxySettings())
-    resolver = proxy
+    resolver = as_resolver(proxy)  # one for the whole share: a PAC file is fetched once
     # The keyring may block (D-Bus, an unlock prompt): not on the loop, the window's thread.
     secret = await asyncio.to_thread(account.secret)
     async with CloudApi(account.url, account.tls(), secret, proxy=resolver) as api:

@@ -31,7 +31,14 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from montage_client.core.signal_channel import PATH_CLOUD, SignalChannel
-from montage_client.net import ProxyMode, ProxyProblem, ProxyResolver, ProxySettings, open_tunnel
+from montage_client.net import (
+    ProxyMode,
+    ProxyProblem,
+    ProxyResolver,
+    ProxySettings,
+    as_resolver,
+    open_tunnel,
+)
 from montage_client.net.errors import PacUnavailable
 from montage_client.protocol import messages as m
 from montage_client.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
@@ -111,11 +118,8 @@ class XmppSignalling:
         """
         password = await asyncio.to_thread(account.xmpp_password)  # the keyring may block
         open_socket = None
-        resolver = None
-        if proxy is not None:
-            resolver = proxy if isinstance(proxy, ProxyResolver) else ProxyResolver(proxy)
-        if resolver is not None and await _through_proxy(resolver, account):
-            assert resolver is not None
+        resolver = as_resolver(proxy)
+        if await _through_proxy(resolver, account):
 
             async def open_socket(host: str, port: int) -> socket.socket:
                 # Shorter than the login's own limit, so a silent proxy is named as such.

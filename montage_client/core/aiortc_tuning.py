@@ -212,7 +212,7 @@ class MarkerJitterBuffer(JitterBuffer):
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         pli, frame = super().add(packet)
-        if frame is not None or not self._blocked_by_a_hole(packet.sequence_number):
+        if frame is not None or not self._blocked_by_a_hole(packet):
             self._blocked_since = None
             return pli, frame
         now = self._clock()
@@ -225,11 +225,16 @@ class MarkerJitterBuffer(JitterBuffer):
         self._drop_up_to(packet)
         return True, self._remove_frame(packet.sequence_number)
 
-    def _blocked_by_a_hole(self, newest: int) -> bool:
+    def _blocked_by_a_hole(self, newest: Any) -> bool:
         """Whether the oldest frame lacks a packet that a later one has overtaken."""
         if self._origin is None:
             return False
-        span = (newest - self._origin) % 65536
+        head = self._packets[self._origin % self._capacity]
+        if head is not None and head.timestamp == newest.timestamp and not newest.marker:
+            # The oldest frame is still arriving (the usual case, so kept cheap):
+            # a hole in it counts once its end or the next frame has come.
+            return False
+        span = (newest.sequence_number - self._origin) % 65536
         for count in range(min(span, self.capacity)):
             if self._packets[(self._origin + count) % self._capacity] is None:
                 return True

@@ -10,7 +10,6 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCIceTransportPolicy,
-    RTCPeerConnection,
     RTCRtpSender,
     RTCRtpTransceiver,
 )
@@ -49,7 +48,7 @@ class IceSettings:
 LOCAL_ONLY = IceSettings()
 
 
-def make_peer_connection(ice: IceSettings = LOCAL_ONLY) -> RTCPeerConnection:
+def make_peer_connection(ice: IceSettings = LOCAL_ONLY) -> TunedPeerConnection:
     # An explicit empty server list for local meetings: aiortc's default would
     # contact a public STUN server, which a local meeting must never need.
     servers = []

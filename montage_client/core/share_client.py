@@ -37,7 +37,7 @@ from montage_client.protocol.events import (
 )
 from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId
 
-from .aiortc_tuning import uses_relay
+from .aiortc_tuning import TunedPeerConnection, uses_relay
 from .change_pacing import Quality
 from .device_track import DeviceTrack
 from .devices import DeviceKind
@@ -251,7 +251,7 @@ class ShareClient:
             # The offer is made while the receiver answers hello and the person
             # types the PIN: it does not depend on either.
             await pc.setLocalDescription(await pc.createOffer())
-            if "a=candidate:" not in pc.localDescription.sdp:
+            if not _offers_candidates(pc):
                 # Nothing to offer (behind a proxy: no relay through it). ICE would
                 # wait for ever on an empty check list; say why now.
                 raise self._media_failure(pc)
@@ -349,28 +349,27 @@ class ShareClient:
             self.audio_track.attach(None)
             await pc.close()
 
-    def _media_path(self, pc: RTCPeerConnection, channel: SignalChannel) -> str:
+    def _media_path(self, pc: TunedPeerConnection, channel: SignalChannel) -> str:
         if not uses_relay(pc):
             return channel.path
         return PATH_RELAYED_PROXY if self.ice.proxy is not None else PATH_RELAYED
 
-    def _media_failure(self, pc: RTCPeerConnection) -> ShareEnded:
+    def _media_failure(self, pc: TunedPeerConnection) -> ShareEnded:
         if self.path is not None:
             return ShareEnded("Lost the media connection to the receiver.")
         # Never connected. aioice hides why it found no relay; the proxy route kept it.
-        route = getattr(pc, "turn_route", None)
-        problems = route.problems if route is not None else []
+        problems = pc.turn_route.problems if pc.turn_route is not None else []
         if problems:
             return ShareEnded(
                 f"No media path to the receiver: the cloud's relay could not be reached "
                 f"through the proxy. {problems[-1]}"
             )
-        return ShareEnded(
-            "No media path to the receiver could be found: this computer has no network "
-            "address to send media from."
-            if "a=candidate:" not in (pc.localDescription.sdp if pc.localDescription else "")
-            else "No media path to the receiver could be found."
-        )
+        if not _offers_candidates(pc):
+            return ShareEnded(
+                "No media path to the receiver could be found: this computer has no network "
+                "address to send media from."
+            )
+        return ShareEnded("No media path to the receiver could be found.")
 
     def _attach_media(self) -> None:
         media = self.media
@@ -404,6 +403,12 @@ class ShareClient:
         assert self.session is not None
         for message in self.session.messages_to_send():
             await channel.send(m.serialize(message))
+
+
+def _offers_candidates(pc: RTCPeerConnection) -> bool:
+    """Whether gathering found anything to offer (host, server-reflexive or relay)."""
+    description = pc.localDescription
+    return description is not None and "a=candidate:" in description.sdp
 
 
 def _capital(text: str) -> str:

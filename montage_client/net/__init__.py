@@ -17,7 +17,7 @@ from .errors import (
     ProxyUnreachable,
 )
 from .http import proxied_session
-from .routes import DIRECT, ProxyResolver, Route
+from .routes import DIRECT, ProxyResolver, Route, as_resolver
 from .settings import PASSWORD_ENV, ProxyEndpoint, ProxyMode, ProxySettings, store_proxy_password
 from .tunnel import connect_through, open_tunnel
 
@@ -38,6 +38,7 @@ __all__ = [
     "ProxyTimeout",
     "ProxyUnreachable",
     "Route",
+    "as_resolver",
     "connect_through",
     "open_tunnel",
     "proxied_session",

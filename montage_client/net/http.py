@@ -22,7 +22,7 @@ from python_socks import ProxyType
 
 from .errors import ProxyProblem
 from .refusals import auth_refused, http_refusal, os_reason, refusal, timed_out, unreachable
-from .routes import ProxyResolver, route_name
+from .routes import ProxyResolver, as_resolver, route_name
 from .settings import ProxyEndpoint, ProxySettings
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def proxied_session(
     **session_options: Any,
 ) -> aiohttp.ClientSession:
     """A ClientSession for `base_url` through the route the settings choose for it."""
-    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    resolver = as_resolver(settings)
     routes = await resolver.routes(base_url)
     route = routes[0]  # no fail-over mid-session; open_tunnel does that for raw sockets
     logger.debug("REST to %s via %s", base_url, route_name(route))

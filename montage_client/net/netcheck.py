@@ -22,12 +22,12 @@ from .errors import ProxyAuthRefused, ProxyDenied, ProxyProblem
 from .http import proxied_session
 from .probes import Finding, turn_answers, xmpp_answers
 from .refusals import os_reason
-from .routes import ProxyResolver, Route
+from .routes import ProxyResolver, Route, as_resolver
 from .settings import ProxySettings
+from .tunnel import open_tunnel
 
 if TYPE_CHECKING:
     from montage_client.cloud.account import CloudAccount
-from .tunnel import open_tunnel
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ async def netcheck(
     turn: tuple[str, int] | None = None,
 ) -> list[Finding]:
     """The report for reaching `cloud_url` (and the XMPP service at `xmpp`) via `settings`."""
-    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    resolver = as_resolver(settings)
     settings = resolver.settings
     findings: list[Finding] = []
     if cloud_url is None:
@@ -109,14 +109,14 @@ async def netcheck_account(
     TURN over TLS server the cloud hands out (asked for through the same route)."""
     from montage_client.cloud.api import CloudApi
 
-    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    resolver = as_resolver(settings)
     tls = account.tls()
     turn: tuple[str, int] | None = None
     try:
         secret = await asyncio.to_thread(account.secret)  # the keyring may block
         async with CloudApi(account.url, tls, secret, proxy=resolver) as api:
             credentials = await asyncio.wait_for(api.turn(), timeout)
-        turn = turns_endpoint(credentials.uris)
+        turn = credentials.turns_endpoint
     except (MontageError, TimeoutError) as exc:  # the REST step below says what failed
         logger.info("no TURN server to check: %s", exc)
     return await netcheck(
@@ -128,18 +128,6 @@ async def netcheck_account(
         xmpp_domain=account.jid.partition("@")[2],
         turn=turn,
     )
-
-
-def turns_endpoint(uris: tuple[str, ...] | list[str]) -> tuple[str, int] | None:
-    """host and port of the first `turns:host:port?transport=tcp` URI, if any."""
-    for uri in uris:
-        if uri.startswith("turns:"):
-            where = uri.removeprefix("turns:").split("?", 1)[0]
-            host, _, port = where.rpartition(":")
-            if host and port.isdigit():
-                return host.strip("[]"), int(port)
-            return where.strip("[]"), 443
-    return None
 
 
 def _via(route: Route) -> str:

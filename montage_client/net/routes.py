@@ -40,6 +40,14 @@ PAC_TIMEOUT = 5.0
 PAC_MAX_BYTES = 1 << 20
 
 
+def as_resolver(proxy: ProxySettings | ProxyResolver | None) -> ProxyResolver:
+    """A resolver for `proxy` (None: direct); a resolver is kept, so its PAC file is
+    fetched once however many connections use it."""
+    if isinstance(proxy, ProxyResolver):
+        return proxy
+    return ProxyResolver(proxy or ProxySettings())
+
+
 def route_name(route: Route) -> str:
     return "DIRECT" if route is None else str(route)
 

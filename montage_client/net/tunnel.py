@@ -20,7 +20,7 @@ from python_socks.async_.asyncio import Proxy
 
 from .errors import ConnectFailed, PacUnavailable, ProxyProblem, ProxyUnreachable
 from .refusals import os_reason, refusal, timed_out, unreachable
-from .routes import ProxyResolver, Route, route_name
+from .routes import ProxyResolver, Route, as_resolver, route_name
 from .settings import ProxyEndpoint, ProxySettings
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ async def open_tunnel(
     gives way to the next route the PAC file lists; one that refuses (wrong
     password, destination not allowed) ends the attempt with its sentence.
     """
-    resolver = settings if isinstance(settings, ProxyResolver) else ProxyResolver(settings)
+    resolver = as_resolver(settings)
     destination = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
