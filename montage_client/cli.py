@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 # Light: only the enum (no aiortc, no capture code).
 from montage_client.core.change_pacing import Quality
-from montage_client.protocol.errors import (
+from montage_core.protocol.errors import (
     DeviceUnavailable,
     InvalidInput,
     MontageError,
@@ -33,19 +33,18 @@ from montage_client.protocol.errors import (
     PinRequired,
     WrongPin,
 )
-from montage_client.protocol.meeting_id import CloudMeetingId, parse_meeting_id
-from montage_client.protocol.messages import DEFAULT_PORT
-from montage_client.protocol.pin_auth import valid_pin
+from montage_core.protocol.meeting_id import CloudMeetingId, parse_meeting_id
+from montage_core.protocol.messages import DEFAULT_PORT
+from montage_core.protocol.pin_auth import valid_pin
 
-from .settings import ClientSettings, config_dir
+from .settings import ClientSettings, chosen_proxy, config_dir
 
 if TYPE_CHECKING:
     from montage_client.core.devices import Device
-    from montage_client.net import ProxySettings
 
 logger = logging.getLogger(__name__)
 
-NETCHECK_TIMEOUT = 5.0  # seconds per step, as montage_client.net.netcheck's default
+NETCHECK_TIMEOUT = 5.0  # seconds per step, as montage_core.net.netcheck's default
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,20 +136,13 @@ def _add_proxy_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _chosen_proxy(spec: str | None) -> ProxySettings:
-    # Imported here: a local meeting never needs the proxy stack.
-    from montage_client.net.netcheck import chosen_proxy
-
-    return chosen_proxy(spec)
-
-
 def _store_proxy_password(args: argparse.Namespace) -> int:
     """For a command line only (a receiver, a script): the keyring entry the
     window's Network page would write. The password is read from the terminal
     without echo, or as one line from standard input when it is not a terminal."""
-    from montage_client.net import store_proxy_password
+    from montage_core.net import store_proxy_password
 
-    endpoint = _chosen_proxy(args.proxy).endpoint
+    endpoint = chosen_proxy(args.proxy).endpoint
     if endpoint is None or endpoint.user is None:
         raise InvalidInput(
             "A password belongs to a proxy with a user: give --proxy "
@@ -289,8 +281,8 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
     settings.save()
     try:
         if isinstance(meeting, CloudMeetingId):
-            from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-            from montage_client.cloud.join import share_to_cloud_meeting
+            from montage_client.core.cloud_join import share_to_cloud_meeting
+            from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
 
             account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
             if account is None:
@@ -310,7 +302,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
                 meeting,
                 cloud_client,
                 force_relay=args.force_relay,
-                proxy=_chosen_proxy(args.proxy),
+                proxy=chosen_proxy(args.proxy),
             )
         else:
             client = make_client()
@@ -324,8 +316,8 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
 async def _enrol(args: argparse.Namespace) -> int:
     import socket
 
-    from montage_client.cloud.account import ACCOUNT_FILE
-    from montage_client.cloud.enrol import enrol_device
+    from montage_core.cloud.account import ACCOUNT_FILE
+    from montage_core.cloud.enrol import enrol_device
 
     name = (args.name or socket.gethostname()).strip()[:64] or "Montage client"
     account = await enrol_device(
@@ -336,7 +328,7 @@ async def _enrol(args: argparse.Namespace) -> int:
         name=name,
         ca_file=args.ca,
         xmpp=args.xmpp,
-        proxy=_chosen_proxy(args.proxy),
+        proxy=chosen_proxy(args.proxy),
     )
     print(f"Enrolled this computer as {account.device_id} with {account.url}.", file=sys.stderr)
     return 0
@@ -382,9 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "enrol":
             return asyncio.run(_enrol(args))
         if args.command == "netcheck":
-            from montage_client.net import netcheck as check
+            from montage_client.netcheck_command import run as run_netcheck
 
-            return check.run(args)
+            return run_netcheck(args)
         if args.command == "proxy-password":
             return _store_proxy_password(args)
         if args.command == "monitors":

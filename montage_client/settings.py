@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from montage_client.net import ProxySettings
+    from montage_core.net import ProxySettings
 
 logger = logging.getLogger(__name__)
 
 MAX_RECENT = 5
+
+
+def chosen_proxy(spec: str | None) -> ProxySettings:
+    """`--proxy` if given, else the proxy saved in the settings (else the system's)."""
+    if spec is None:
+        return ClientSettings.load().proxy_settings()
+    # Imported here: a local meeting never needs the proxy stack.
+    from montage_core.net import ProxySettings
+
+    return ProxySettings.parse(spec)
 
 
 def config_dir() -> Path:
@@ -40,7 +50,7 @@ class ClientSettings:
     def proxy_settings(self) -> ProxySettings:
         """The proxy choice; a damaged one falls back to the system's settings."""
         # Imported here: the network stack is not needed to read the settings.
-        from montage_client.net import InvalidProxySetting, ProxySettings
+        from montage_core.net import InvalidProxySetting, ProxySettings
 
         try:
             return ProxySettings.parse(self.proxy)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from montage_client.protocol.pin_auth import certificate_fingerprint
+from montage_core.protocol.pin_auth import certificate_fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import signal
 import sys
 from pathlib import Path
 
-from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-from montage_client.cloud.enrol import enrol_device
-from montage_client.net import InvalidProxySetting, ProxySettings
-from montage_client.protocol.errors import MontageError
-from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
-from montage_client.protocol.pin_auth import valid_pin
+from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
+from montage_core.cloud.enrol import enrol_device
+from montage_core.net import InvalidProxySetting, ProxySettings
+from montage_core.protocol.errors import MontageError
+from montage_core.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
+from montage_core.protocol.pin_auth import valid_pin
 
 from .config import ReceiverConfig, default_data_dir, default_name, fresh_pin
 from .meeting import Meeting, open_meeting

@@ -28,13 +28,13 @@ import secrets
 import time
 from collections.abc import Callable
 
-from montage_client.cloud.account import CloudAccount
-from montage_client.cloud.api import CloudApi, ResolvedMeeting
-from montage_client.cloud.ice import ice_settings
-from montage_client.cloud.xmpp_signal import XmppSignalling
-from montage_client.core.rtc import LOCAL_ONLY
-from montage_client.net import ProxySettings, as_resolver
-from montage_client.protocol.errors import DeviceRevoked, MeetingNotFound, MontageError
+from montage_core.cloud.account import CloudAccount
+from montage_core.cloud.api import CloudApi, ResolvedMeeting
+from montage_core.cloud.ice import ice_settings
+from montage_core.cloud.xmpp_signal import XmppSignalling
+from montage_core.net import ProxySettings, as_resolver
+from montage_core.protocol.errors import DeviceRevoked, MeetingNotFound, MontageError
+from montage_core.rtc.peer import LOCAL_ONLY
 
 from .service import ReceiverService
 

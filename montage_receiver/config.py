@@ -8,8 +8,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from montage_client.net import ProxySettings
-from montage_client.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
+from montage_core.net import ProxySettings
+from montage_core.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 
 
 def default_data_dir() -> Path:

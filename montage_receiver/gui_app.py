@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from montage_client.cloud.account import CloudAccount
+from montage_core.cloud.account import CloudAccount
 
 from .config import ReceiverConfig
 from .meeting import Meeting, open_meeting

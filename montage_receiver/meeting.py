@@ -12,9 +12,9 @@ import errno
 import logging
 from dataclasses import dataclass
 
-from montage_client.cloud.account import CloudAccount
-from montage_client.protocol.errors import MontageError
-from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId
+from montage_core.cloud.account import CloudAccount
+from montage_core.protocol.errors import MontageError
+from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId
 
 from . import certificate
 from .addressing import advertised_address

@@ -12,8 +12,8 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.events import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.events import (
     OfferVerified,
     PinFailed,
     PresenterJoined,
@@ -21,8 +21,8 @@ from montage_client.protocol.events import (
     ReceiverEvent,
     ShareStateChanged,
 )
-from montage_client.protocol.lockout import Lockout
-from montage_client.protocol.pin_auth import NO_PIN, PinExchange, dtls_fingerprints
+from montage_core.protocol.lockout import Lockout
+from montage_core.protocol.pin_auth import NO_PIN, PinExchange, dtls_fingerprints
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,8 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from montage_client.core.rtc import LOCAL_ONLY, IceSettings, make_peer_connection
-from montage_client.protocol import messages as m
-from montage_client.protocol.events import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.events import (
     OfferVerified,
     PinFailed,
     PresenterJoined,
@@ -33,6 +32,7 @@ from montage_client.protocol.events import (
     ReceiverEvent,
     ShareStateChanged,
 )
+from montage_core.rtc.peer import LOCAL_ONLY, IceSettings, make_peer_connection
 
 from .presenter import Presenter
 from .presenter_session import PresenterSession, Room, SessionState

@@ -37,7 +37,7 @@ if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
   echo "setup: installing Python packages into .venv" >&2
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev,cloud]'; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2; echo "setup: pip install failed (full log: $log)" >&2; exit 1
   fi
   cp pyproject.toml "$stamp"

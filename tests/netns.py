@@ -19,7 +19,9 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 class Namespace:
     """A namespace `name` reachable at `peer` from this host's `local` address."""
 
-    def __init__(self, tag: str, subnet: int = 77) -> None:
+    def __init__(self, tag: str, subnet: int | None = None) -> None:
+        if subnet is None:
+            subnet = free_subnet()
         suffix = f"{tag}{os.getpid() % 10000}"
         self.name = f"mtg-{suffix}"
         self.host_link = f"mh{suffix}"[:15]
@@ -65,6 +67,22 @@ class Namespace:
         tb: TracebackType | None,
     ) -> None:
         self.destroy()
+
+
+def free_subnet() -> int:
+    """A 198.18.N.0/30 no interface on this host uses yet.
+
+    Not a fixed N: another pytest run on this machine (a colleague's full suite)
+    may hold a namespace at the same address, and the kernel would then route
+    our packets to it.
+    """
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    start = os.getpid() % 150
+    for offset in range(150):
+        candidate = 100 + (start + offset) % 150
+        if f" 198.18.{candidate}." not in used:
+            return candidate
+    raise RuntimeError("no free 198.18.N.0/30 for a test namespace")
 
 
 def unavailable_reason() -> str | None:

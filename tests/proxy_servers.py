@@ -337,7 +337,7 @@ def proxy_host(tag: str) -> Iterator[tuple[Namespace, Path, str]]:
         raise AssertionError(f"the proxy tests need real proxies: {missing}")
     password = "pw-" + secrets.token_urlsafe(12)
     with contextlib.ExitStack() as stack:
-        ns = stack.enter_context(Namespace(tag, subnet=free_subnet()))
+        ns = stack.enter_context(Namespace(tag))
         workdir = private_dir(f"montage-proxy-{tag}-")
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         stack.enter_context(system_user(password))
@@ -354,22 +354,6 @@ def wait_for_line(log: Path, *parts: str, seconds: float = 5.0) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"no line with {parts} in {log.name}")
         time.sleep(0.05)
-
-
-def free_subnet() -> int:
-    """A 198.18.N.0/30 no interface on this host uses yet.
-
-    Not a fixed N: another pytest run on this machine (a colleague's full suite)
-    may hold the same proxies at the same address, and the kernel would then
-    route our connections to its squid.
-    """
-    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
-    start = 100 + os.getpid() % 100
-    for offset in range(100):
-        candidate = 100 + (start - 100 + offset) % 100
-        if f" 198.18.{candidate}." not in used:
-            return candidate
-    raise RuntimeError("no free 198.18.N.0/30 for the proxy tests' namespace")
 
 
 def private_dir(prefix: str) -> Path:

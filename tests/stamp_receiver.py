@@ -23,8 +23,8 @@ import numpy as np
 
 from bench.probe import read_luma_stamp
 from bench.stamp import now_ms
-from montage_client.cloud.enrol import enrol_device
-from montage_client.net import ProxySettings
+from montage_core.cloud.enrol import enrol_device
+from montage_core.net import ProxySettings
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import open_meeting
 from montage_receiver.service import PresenterAdded, ServiceEvent

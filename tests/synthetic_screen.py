@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bench.stamp import now_ms, paint_strip
-from montage_client.protocol.errors import InvalidInput
+from montage_core.protocol.errors import InvalidInput
 
 
 class StampGrabber:

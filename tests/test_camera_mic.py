@@ -24,7 +24,7 @@ import pytest
 from montage_client.core.devices import CaptureSpec, Device, DeviceKind, spec_for, synthetic_device
 from montage_client.core.local_media import LocalMedia, MediaChange
 from montage_client.core.share_client import ROOM_MUTED, Notice
-from montage_client.protocol.errors import DeviceUnavailable
+from montage_core.protocol.errors import DeviceUnavailable
 from montage_receiver.presenter import Presenter
 from montage_receiver.ui.audio_output import pcm_bytes
 from tests.synthetic_screen import StampGrabber

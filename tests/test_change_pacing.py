@@ -12,7 +12,7 @@ from montage_client.core.change_pacing import (
     ChangePacer,
     Quality,
 )
-from montage_client.core.encode_hints import MOTION, TEXT
+from montage_core.rtc.encode_hints import MOTION, TEXT
 
 TICK = 1 / 30
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.xvfb import Xvfb, workload_on
-from montage_client.protocol.meeting_id import MeetingId
+from montage_core.protocol.meeting_id import MeetingId
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.timeout(120)]
 PIN = "1357"

@@ -22,11 +22,11 @@ from montage_client.core.change_pacing import Quality
 from montage_client.core.devices import Device, DeviceKind, synthetic_device
 from montage_client.core.local_media import LocalMedia
 from montage_client.core.screen_source import Monitor
-from montage_client.protocol.meeting_id import MeetingId
 from montage_client.settings import ClientSettings
 from montage_client.ui.controller import ClientController
 from montage_client.ui.join_window import JoinWindow
 from montage_client.ui.sharing_bar import SharingBar
+from montage_core.protocol.meeting_id import MeetingId
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import Meeting, open_meeting
 from tests.synthetic_screen import StampGrabber

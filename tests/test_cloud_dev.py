@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aioice import turn
 
-from montage_cloud.prosody_admin import XmppLoginFailed, close_session, open_session
+from montage_core.xmpp_session import XmppLoginFailed, close_session, open_session
 from tests.dev_cloud import dev_cloud as start_dev_cloud
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from montage_client.protocol.meeting_id import CloudMeetingId
 from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
+from montage_core.protocol.meeting_id import CloudMeetingId
 from tests.dev_cloud import collect_json, dev_cloud, read_line
 from tests.netns import Namespace, unavailable_reason
 from tests.test_cloud_share import (
@@ -50,7 +50,7 @@ _TEST_RANGE = "198.18.0.0-198.19.255.255"
 def receiver_host() -> Iterator[Namespace]:
     if _why_not:
         pytest.skip(_why_not)
-    with Namespace("cr", subnet=81) as ns:
+    with Namespace("cr") as ns:
         for rule in (
             "add table inet montage",
             "add chain inet montage input { type filter hook input priority 0 ; }",

@@ -26,20 +26,14 @@ from aioice.stun import TransactionFailed
 from cryptography import x509
 from slixmpp import ClientXMPP
 
-from montage_cloud.prosody_admin import (
-    ProsodyAdmin,
-    XmppAdminError,
-    XmppLoginFailed,
-    XmppUnreachable,
-    close_session,
-    open_session,
-)
+from montage_cloud.prosody_admin import ProsodyAdmin, XmppAdminError
 from montage_cloud.servers.config import CoturnSettings, ProsodySettings, TemplateError
 from montage_cloud.servers.coturn import CoturnServer, TurnEndpoint
 from montage_cloud.servers.prosody import ProsodyServer, XmppEndpoint
 from montage_cloud.servers.render import main as render_main
 from montage_cloud.servers.tls import ThrowawayCertificates, make_throwaway_certificates
 from montage_cloud.turn import TurnConfig, issue_turn_credentials
+from montage_core.xmpp_session import XmppLoginFailed, XmppUnreachable, close_session, open_session
 
 T = TypeVar("T")
 

@@ -30,21 +30,21 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from bench.stamp import decode_stamp, latency_ms
-from montage_client.cloud.account import CloudAccount
-from montage_client.cloud.api import REMOVED, SUSPENDED
-from montage_client.cloud.enrol import enrol_device
-from montage_client.cloud.join import share_to_cloud_meeting
-from montage_client.cloud.xmpp_signal import XmppSignalling
-from montage_client.core.rtc import IceSettings
+from montage_client.core.cloud_join import share_to_cloud_meeting
 from montage_client.core.share_client import ChannelOpener, ShareClient, Sharing, Update
-from montage_client.protocol.errors import (
+from montage_core.cloud.account import CloudAccount
+from montage_core.cloud.api import REMOVED, SUSPENDED
+from montage_core.cloud.enrol import enrol_device
+from montage_core.cloud.xmpp_signal import XmppSignalling
+from montage_core.protocol.errors import (
     DeviceRevoked,
     LockedOut,
     MeetingNotFound,
     NotEnrolled,
     WrongPin,
 )
-from montage_client.protocol.meeting_id import CloudMeetingId
+from montage_core.protocol.meeting_id import CloudMeetingId
+from montage_core.rtc.peer import IceSettings
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import Meeting, open_meeting
 from montage_receiver.service import CloudMeetingEnded
@@ -672,8 +672,8 @@ def test_turn_trust_is_given_to_aioice_explicitly(
     cloud: Cloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The account's CA reaches aioice; without it a `turns:` relay silently does not exist."""
-    from montage_client.cloud.api import CloudApi
-    from montage_client.core.rtc import make_peer_connection
+    from montage_core.cloud.api import CloudApi
+    from montage_core.rtc.peer import make_peer_connection
 
     # Only the explicit trust may make this work, not the process-wide store.
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)

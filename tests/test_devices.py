@@ -17,7 +17,7 @@ from montage_client.core.devices import (
     resolve,
     synthetic_device,
 )
-from montage_client.protocol.errors import DeviceUnavailable, InvalidInput
+from montage_core.protocol.errors import DeviceUnavailable, InvalidInput
 
 CAM = DeviceKind.CAMERA
 MIC = DeviceKind.MICROPHONE

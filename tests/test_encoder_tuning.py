@@ -11,8 +11,9 @@ from aiortc.codecs.h264 import H264Decoder, h264_depayload
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
-from montage_client.core.aiortc_tuning import GAP_PATIENCE, MarkerJitterBuffer, ScreenH264Encoder
-from montage_client.core.encode_hints import MOTION, TEXT, EncodeHints
+from montage_core.rtc.encode_hints import MOTION, TEXT, EncodeHints
+from montage_core.thirdparty.aiortc_codecs import ScreenH264Encoder
+from montage_core.thirdparty.aiortc_jitter import GAP_PATIENCE, MarkerJitterBuffer
 
 
 def picture(value: int, hints: EncodeHints, pts: int) -> av.VideoFrame:

@@ -16,8 +16,8 @@ import pytest
 from bench.stamp import decode_stamp, latency_ms
 from montage_client.core.change_pacing import Quality
 from montage_client.core.share_client import PinWanted, ShareClient, Sharing, Update
-from montage_client.protocol import messages as m
-from montage_client.protocol.errors import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.errors import (
     LockedOut,
     ReceiverRefused,
     ReceiverUnreachable,
@@ -347,7 +347,7 @@ def test_unreachable_receiver_names_the_address(tmp_path: Path) -> None:
 
 def test_vp8_fallback_carries_the_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A peer without H264: the share falls back to VP8 and still reads right."""
-    from montage_client.core import rtc
+    from montage_core.rtc import peer as rtc
 
     monkeypatch.setattr(rtc, "PREFERRED_VIDEO_CODECS", ("video/VP8",))
 

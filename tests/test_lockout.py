@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from montage_client.protocol.lockout import Lockout
+from montage_core.protocol.lockout import Lockout
 
 SRC = "192.0.2.1"
 OTHER = "192.0.2.2"

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from montage_client.protocol.errors import InvalidInput, InvalidMeetingId
-from montage_client.protocol.meeting_id import (
+from montage_core.protocol.errors import InvalidInput, InvalidMeetingId
+from montage_core.protocol.meeting_id import (
     INVERSE_MULTIPLIER,
     MULTIPLIER,
     CloudMeetingId,

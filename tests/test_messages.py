@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.messages import ErrorCode, MalformedMessage
+from montage_core.protocol import messages as m
+from montage_core.protocol.messages import ErrorCode, MalformedMessage
 
 SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\na=fingerprint:sha-256 AA:BB\r\n"
 

@@ -7,11 +7,11 @@ import hashlib
 
 import pytest
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.client_session import ClientSession, ClientState
-from montage_client.protocol.events import AnswerReceived, OfferVerified
-from montage_client.protocol.messages import MalformedMessage
-from montage_client.protocol.pin_auth import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.client_session import ClientSession, ClientState
+from montage_core.protocol.events import AnswerReceived, OfferVerified
+from montage_core.protocol.messages import MalformedMessage
+from montage_core.protocol.pin_auth import (
     NO_PIN,
     PinExchange,
     certificate_fingerprint,

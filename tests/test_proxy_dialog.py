@@ -26,13 +26,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-from montage_client.net import PASSWORD_ENV, ProxyMode, ProxySettings
 from montage_client.ui.proxy_dialog import (
     PASSWORD_GOES_TO_KEYRING,
     PASSWORD_STORED,
     ProxyDialog,
 )
+from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
+from montage_core.net import PASSWORD_ENV, ProxyMode, ProxySettings
 from tests.memory_keyring import MemoryKeyring
 from tests.test_client_gui import Person, until
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from montage_client.net import (
+from montage_core.net import (
     ConnectFailed,
     PacUnavailable,
     ProxyAuthRefused,
@@ -40,7 +40,7 @@ from montage_client.net import (
     open_tunnel,
     proxied_session,
 )
-from montage_client.net.settings import PASSWORD_ENV
+from montage_core.net.settings import PASSWORD_ENV
 from tests import netns
 from tests import proxy_servers as servers
 
@@ -234,7 +234,7 @@ def test_missing_password_says_where_to_put_it(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     monkeypatch.delenv(PASSWORD_ENV, raising=False)
-    monkeypatch.setattr("montage_client.net.settings.keyring.get_password", lambda *_: None)
+    monkeypatch.setattr("montage_core.net.settings.keyring.get_password", lambda *_: None)
     settings = ProxySettings.parse(rig.squid if kind == "squid" else rig.dante)
     with pytest.raises(ProxyAuthRefused, match="none was found: store it in the keyring"):
         asyncio.run(open_tunnel(servers.CLOUD_HOST, rig.targets.echo_port, settings, timeout=5))

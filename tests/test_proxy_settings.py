@@ -9,7 +9,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from montage_client.net import (
+from montage_core.net import (
     DIRECT,
     InvalidProxySetting,
     ProxyEndpoint,
@@ -18,7 +18,7 @@ from montage_client.net import (
     ProxySettings,
     store_proxy_password,
 )
-from montage_client.net.settings import PASSWORD_ENV, proxy_password
+from montage_core.net.settings import PASSWORD_ENV, proxy_password
 from tests.memory_keyring import MemoryKeyring
 
 

@@ -33,12 +33,11 @@ from typing import Any
 import pytest
 
 from bench.xvfb import stop_process
-from montage_client.cloud.account import CloudAccount
-from montage_client.cloud.enrol import enrol_device
-from montage_client.cloud.join import LAN_TIMEOUT, share_to_cloud_meeting
-from montage_client.core.rtc import IceSettings
+from montage_client.core.cloud_join import LAN_TIMEOUT, share_to_cloud_meeting
 from montage_client.core.share_client import ChannelOpener, ShareClient, Sharing, Update
-from montage_client.net import (
+from montage_core.cloud.account import CloudAccount
+from montage_core.cloud.enrol import enrol_device
+from montage_core.net import (
     PASSWORD_ENV,
     ProxyAuthRefused,
     ProxyMode,
@@ -47,8 +46,9 @@ from montage_client.net import (
     proxied_session,
     store_proxy_password,
 )
-from montage_client.protocol.errors import ShareEnded
-from montage_client.protocol.meeting_id import CloudMeetingId
+from montage_core.protocol.errors import ShareEnded
+from montage_core.protocol.meeting_id import CloudMeetingId
+from montage_core.rtc.peer import IceSettings
 from tests import netns
 from tests import proxy_servers as servers
 from tests.dev_cloud import ROOT, collect_json, read_line

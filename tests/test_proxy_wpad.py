@@ -39,8 +39,8 @@ function FindProxyForURL(url, host) {{
 
 PROGRAM = """
 import asyncio, json
-from montage_client.net import ProxyResolver, ProxySettings, open_tunnel
-from montage_client.protocol.errors import MontageError
+from montage_core.net import ProxyResolver, ProxySettings, open_tunnel
+from montage_core.protocol.errors import MontageError
 
 async def main():
     resolver = ProxyResolver(ProxySettings.parse("auto"))
@@ -59,7 +59,7 @@ asyncio.run(main())
 
 
 def test_wpad_finds_the_pac_file_and_its_proxy_is_used() -> None:
-    with netns.Namespace("wp", subnet=servers.free_subnet()) as ns:
+    with netns.Namespace("wp") as ns:
         etc = Path("/etc/netns") / ns.name
         etc.mkdir(parents=True, exist_ok=True)
         try:

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.client_session import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.client_session import (
     ClientSession,
     ClientState,
     describe_wait,
     wrong_pin_sentence,
 )
-from montage_client.protocol.errors import (
+from montage_core.protocol.errors import (
     InvalidInput,
     InvalidMeetingId,
     LockedOut,
@@ -27,7 +27,7 @@ from montage_client.protocol.errors import (
     ShareEnded,
     WrongPin,
 )
-from montage_client.protocol.events import (
+from montage_core.protocol.events import (
     AnswerReceived,
     MuteRequested,
     OfferVerified,
@@ -39,7 +39,7 @@ from montage_client.protocol.events import (
     ShareStateChanged,
     Welcomed,
 )
-from montage_client.protocol.pin_auth import PinExchange, dtls_fingerprints
+from montage_core.protocol.pin_auth import PinExchange, dtls_fingerprints
 from montage_receiver.presenter_session import PresenterSession, Room, SessionState
 
 PIN = "1234"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 
-from .encode_hints import MOTION, TEXT, EncodeHints
+from montage_core.rtc.encode_hints import MOTION, TEXT, EncodeHints
 
 LARGE_CHANGE = 0.02  # fraction of the screen
 SMALL_FPS = 10.0

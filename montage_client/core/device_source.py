@@ -26,7 +26,7 @@ from typing import Any
 import av
 import numpy as np
 
-from montage_client.protocol.errors import DeviceUnavailable
+from montage_core.protocol.errors import DeviceUnavailable
 
 from .devices import AUDIO_RATE, CaptureSpec, DeviceKind, capture_failure, open_failure
 

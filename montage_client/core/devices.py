@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from montage_client.protocol.errors import DeviceUnavailable, InvalidInput
+from montage_core.protocol.errors import DeviceUnavailable, InvalidInput
 
 logger = logging.getLogger(__name__)
 

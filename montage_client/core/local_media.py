@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from montage_client.protocol.errors import DeviceUnavailable
+from montage_core.protocol.errors import DeviceUnavailable
 
 from .device_source import DeviceSource
 from .devices import (

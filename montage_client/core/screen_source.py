@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from av import VideoFrame
 
-from montage_client.protocol.errors import InvalidInput
+from montage_core.protocol.errors import InvalidInput
 
 from .change_pacing import ChangePacer, Quality
 from .screen_frames import Bgra, Grabber, Region, ScreenFrames

@@ -8,7 +8,8 @@ import time
 from aiortc import MediaStreamTrack
 from av import VideoFrame
 
-from .aiortc_tuning import install_encoders
+from montage_core.thirdparty.aiortc_codecs import install_encoders
+
 from .screen_source import ScreenSource
 
 VIDEO_CLOCK = 90_000

@@ -7,7 +7,7 @@ machine never sees two things at once. Progress goes out through `on_update`
 as plain dataclasses; the GUI and the CLI each render them their own way.
 
 The channel is a TLS WebSocket straight to the receiver for a local meeting;
-a cloud meeting (`montage_client.cloud.join`) hands in its own opener, which
+a cloud meeting (`montage_client.core.cloud_join`) hands in its own opener, which
 may return an XMPP channel, and the ICE settings with its TURN server.
 """
 
@@ -21,37 +21,29 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.client_session import ClientSession, ClientState
-from montage_client.protocol.errors import (
+from montage_core.protocol import messages as m
+from montage_core.protocol.client_session import ClientSession, ClientState
+from montage_core.protocol.errors import (
     InvalidInput,
     MontageError,
     ShareEnded,
 )
-from montage_client.protocol.events import (
+from montage_core.protocol.events import (
     AnswerReceived,
     MuteRequested,
     PinNeeded,
     SessionEnded,
     Welcomed,
 )
-from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId
-
-from .aiortc_tuning import TunedPeerConnection, uses_relay
-from .change_pacing import Quality
-from .device_track import DeviceTrack
-from .devices import DeviceKind
-from .local_media import LocalMedia, MediaChange
-from .rtc import (
+from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId
+from montage_core.rtc.peer import (
     LOCAL_ONLY,
     IceSettings,
     make_peer_connection,
     prefer_audio_codecs,
     prefer_screen_codecs,
 )
-from .screen_source import Grabber, ScreenSource
-from .screen_track import ScreenTrack
-from .signal_channel import (
+from montage_core.signal_channel import (
     PATH_CLOUD,
     PATH_LOCAL,
     PATH_RELAYED,
@@ -59,6 +51,14 @@ from .signal_channel import (
     SignalChannel,
     connect_websocket,
 )
+from montage_core.thirdparty.aiortc_ice import TunedPeerConnection, uses_relay
+
+from .change_pacing import Quality
+from .device_track import DeviceTrack
+from .devices import DeviceKind
+from .local_media import LocalMedia, MediaChange
+from .screen_source import Grabber, ScreenSource
+from .screen_track import ScreenTrack
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from montage_client.protocol.messages import DEFAULT_PORT
 from montage_client.settings import ClientSettings
+from montage_core.protocol.messages import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from montage_client.core.devices import Device, DeviceKind

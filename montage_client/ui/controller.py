@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, QTimer
 from montage_client.core.change_pacing import Quality
 from montage_client.core.devices import Device, DeviceKind, list_devices
 from montage_client.core.local_media import LocalMedia, MediaChange
-from montage_client.core.rtc import LOCAL_ONLY, IceSettings
 from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
 from montage_client.core.share_client import (
     ChannelOpener,
@@ -28,17 +27,18 @@ from montage_client.core.share_client import (
     Sharing,
     Update,
 )
-from montage_client.net import (
+from montage_client.settings import ClientSettings, config_dir
+from montage_core.net import (
     PASSWORD_ENV,
     InvalidProxySetting,
     ProxyResolver,
     ProxySettings,
     store_proxy_password,
 )
-from montage_client.protocol.errors import DeviceUnavailable, MontageError, NotEnrolled
-from montage_client.protocol.meeting_id import CloudMeetingId, MeetingId, parse_meeting_id
-from montage_client.protocol.messages import DEFAULT_PORT
-from montage_client.settings import ClientSettings, config_dir
+from montage_core.protocol.errors import DeviceUnavailable, MontageError, NotEnrolled
+from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId, parse_meeting_id
+from montage_core.protocol.messages import DEFAULT_PORT
+from montage_core.rtc.peer import LOCAL_ONLY, IceSettings
 
 from .cloud_dialog import CloudAccountDialog
 from .join_window import JoinWindow
@@ -245,7 +245,7 @@ class ClientController(QObject):
 
     # -- the cloud account page ------------------------------------------------
     def show_cloud_account(self) -> None:
-        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
+        from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
 
         if self.cloud_dialog is None:
             self.cloud_dialog = CloudAccountDialog(self.join_window)
@@ -266,8 +266,8 @@ class ClientController(QObject):
     async def _enrol(self, url: str, token: str, ca_file: str, xmpp: str) -> None:
         import socket
 
-        from montage_client.cloud.account import ACCOUNT_FILE
-        from montage_client.cloud.enrol import enrol_device
+        from montage_core.cloud.account import ACCOUNT_FILE
+        from montage_core.cloud.enrol import enrol_device
 
         dialog = self.cloud_dialog
         assert dialog is not None
@@ -314,7 +314,7 @@ class ClientController(QObject):
             self._proxy_lookup = asyncio.ensure_future(self._show_password_stored(settings))
 
     async def _show_password_stored(self, settings: ProxySettings) -> None:
-        from montage_client.net.settings import proxy_password
+        from montage_core.net.settings import proxy_password
 
         assert settings.user is not None and self.network_dialog is not None
         try:
@@ -335,8 +335,8 @@ class ClientController(QObject):
         self._proxy_test = asyncio.ensure_future(self._test_proxy(spec, password))
 
     async def _test_proxy(self, spec: str, password: str) -> None:
-        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-        from montage_client.net.netcheck import netcheck, netcheck_account
+        from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
+        from montage_core.net.netcheck import netcheck, netcheck_account
 
         dialog = self.network_dialog
         assert dialog is not None
@@ -467,8 +467,8 @@ class ClientController(QObject):
         meeting: CloudMeetingId,
         make_client: Callable[[ChannelOpener, IceSettings], ShareClient],
     ) -> None:
-        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-        from montage_client.cloud.join import share_to_cloud_meeting
+        from montage_client.core.cloud_join import share_to_cloud_meeting
+        from montage_core.cloud.account import ACCOUNT_FILE, CloudAccount
 
         account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
         if account is None:

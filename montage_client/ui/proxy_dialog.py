@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from montage_client.net import InvalidProxySetting, ProxyMode, ProxySettings
+from montage_core.net import InvalidProxySetting, ProxyMode, ProxySettings
 
 from .join_window import ERROR_COLOUR
 

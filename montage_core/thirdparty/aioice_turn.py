@@ -1,5 +1,9 @@
 """TURN over TLS through the proxy: aioice's TURN connection, made on a tunnelled socket.
 
+Written against aioice 0.13 (checked on import). Private names used:
+`aioice.turn.create_turn_endpoint` (replaced), `TurnClientTcpProtocol`,
+`TurnTransport` and `TurnTransport._connect`.
+
 aioice has no proxy support: `aioice.turn.create_turn_endpoint` connects to
 the TURN server itself with `loop.create_connection(host, port, ssl=…)`.
 `install()` puts our version in its place (aioice's ICE code looks it up in
@@ -17,6 +21,10 @@ the share can say why no relay was found.
 
 from __future__ import annotations
 
+from . import require
+
+require("aioice")
+
 import asyncio
 import contextlib
 import logging
@@ -28,11 +36,10 @@ from typing import Any, TypeVar
 import aioice.turn
 from aioice.turn import TurnClientTcpProtocol, TurnTransport
 
-from montage_client.protocol.errors import MontageError
-
-from .errors import ConnectFailed
-from .routes import ProxyResolver
-from .tunnel import open_tunnel
+from montage_core.net.errors import ConnectFailed
+from montage_core.net.routes import ProxyResolver
+from montage_core.net.tunnel import open_tunnel
+from montage_core.protocol.errors import MontageError
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import keyring
 import keyring.errors
 
-from montage_client.protocol.errors import MontageError, NotEnrolled
+from montage_core.protocol.errors import MontageError, NotEnrolled
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,7 @@ from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from montage_client.core.signal_channel import PATH_CLOUD, SignalChannel
-from montage_client.net import (
+from montage_core.net import (
     ProxyMode,
     ProxyProblem,
     ProxyResolver,
@@ -39,10 +38,11 @@ from montage_client.net import (
     as_resolver,
     open_tunnel,
 )
-from montage_client.net.errors import PacUnavailable
-from montage_client.protocol import messages as m
-from montage_client.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
-from montage_cloud.prosody_admin import (
+from montage_core.net.errors import PacUnavailable
+from montage_core.protocol import messages as m
+from montage_core.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
+from montage_core.signal_channel import PATH_CLOUD, SignalChannel
+from montage_core.xmpp_session import (
     XmppLoginFailed,
     XmppUnreachable,
     close_session,

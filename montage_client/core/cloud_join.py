@@ -28,17 +28,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from montage_client.core.rtc import IceSettings
 from montage_client.core.share_client import ChannelOpener, ShareClient
-from montage_client.core.signal_channel import SignalChannel, connect_websocket
-from montage_client.net import ProxyResolver, ProxySettings, as_resolver
-from montage_client.protocol.errors import MontageError, ReceiverUnreachable
-from montage_client.protocol.meeting_id import CloudMeetingId
-
-from .account import CloudAccount, split_host_port
-from .api import CloudApi, ResolvedMeeting
-from .ice import ice_settings
-from .xmpp_signal import XmppChannel, XmppSignalling
+from montage_core.cloud.account import CloudAccount, split_host_port
+from montage_core.cloud.api import CloudApi, ResolvedMeeting
+from montage_core.cloud.ice import ice_settings
+from montage_core.cloud.xmpp_signal import XmppChannel, XmppSignalling
+from montage_core.net import ProxyResolver, ProxySettings, as_resolver
+from montage_core.protocol.errors import MontageError, ReceiverUnreachable
+from montage_core.protocol.meeting_id import CloudMeetingId
+from montage_core.rtc.peer import IceSettings
+from montage_core.signal_channel import SignalChannel, connect_websocket
 
 logger = logging.getLogger(__name__)
 

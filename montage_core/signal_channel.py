@@ -3,7 +3,7 @@
 `ShareClient` holds one `SignalChannel` per share and neither knows nor cares
 what carries it: a TLS WebSocket straight to the receiver (local meetings,
 and the LAN path of a cloud meeting) or XMPP through the cloud
-(`montage_client.cloud.xmpp_signal`). Every channel carries the same JSON
+(`montage_core.cloud.xmpp_signal`). Every channel carries the same JSON
 texts (`messages.serialize`/`parse`), one message per unit, in order.
 """
 
@@ -18,9 +18,9 @@ import ssl
 
 import aiohttp
 
-from montage_client.protocol import messages as m
-from montage_client.protocol.errors import ReceiverUnreachable
-from montage_client.protocol.pin_auth import certificate_fingerprint
+from montage_core.protocol import messages as m
+from montage_core.protocol.errors import ReceiverUnreachable
+from montage_core.protocol.pin_auth import certificate_fingerprint
 
 logger = logging.getLogger(__name__)
 

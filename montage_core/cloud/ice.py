@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from montage_client.core.rtc import IceSettings
-from montage_client.net import ProxyResolver
+from montage_core.net import ProxyResolver
+from montage_core.rtc.peer import IceSettings
 
 from .account import CloudAccount
 from .api import TurnCredentials

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from montage_client.net import ProxyResolver, ProxySettings, proxied_session
-from montage_client.protocol.errors import (
+from montage_core.net import ProxyResolver, ProxySettings, proxied_session
+from montage_core.protocol.errors import (
     CloudUnavailable,
     DeviceRevoked,
     InvalidInput,
@@ -25,7 +25,7 @@ from montage_client.protocol.errors import (
     MontageError,
     NotEnrolled,
 )
-from montage_client.protocol.meeting_id import CloudMeetingId
+from montage_core.protocol.meeting_id import CloudMeetingId
 
 logger = logging.getLogger(__name__)
 

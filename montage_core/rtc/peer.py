@@ -14,10 +14,10 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
-from .aiortc_tuning import TunedPeerConnection
+from montage_core.thirdparty.aiortc_ice import TunedPeerConnection
 
 if TYPE_CHECKING:  # the proxy stack is imported only by cloud meetings
-    from montage_client.net import ProxyResolver
+    from montage_core.net import ProxyResolver
 
 # Screen content: H264 first (hardware decoders everywhere, cheaper at 1080p
 # here), VP8 as the fallback every WebRTC stack has.
@@ -34,7 +34,7 @@ class IceSettings:
     does not trust without a word. `relay_only` allows relayed paths only
     (iceTransportPolicy "relay"), for tests and for networks that must.
     `proxy`, when set, is the route to the TURN server: its TCP connection is
-    then a tunnel through the proxy (montage_client.net.turn).
+    then a tunnel through the proxy (montage_core.thirdparty.aioice_turn).
     """
 
     turn_uri: str | None = None

@@ -7,8 +7,8 @@ import os
 import ssl
 from pathlib import Path
 
-from montage_client.net import ProxyResolver, ProxySettings
-from montage_client.protocol.errors import InvalidInput
+from montage_core.net import ProxyResolver, ProxySettings
+from montage_core.protocol.errors import InvalidInput
 
 from .account import DEFAULT_XMPP_PORT, CloudAccount, split_host_port
 from .api import CloudApi

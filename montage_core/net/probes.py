@@ -13,7 +13,7 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from montage_client.protocol.errors import MontageError
+from montage_core.protocol.errors import MontageError
 
 from .refusals import os_reason
 from .routes import ProxyResolver

@@ -1,4 +1,4 @@
-"""`montage-client netcheck`: say in words what works on the way to the cloud.
+"""Say in words what works on the way to the cloud (`montage-client netcheck`, "Test connection").
 
 Each step is one line: which route the cloud gets, whether the proxy answers,
 whether it accepts our credentials (a tunnel to the cloud's port), whether
@@ -7,7 +7,6 @@ the cloud's REST API answers through it (`GET /v1/netcheck`).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import ssl
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from montage_client.protocol.errors import InvalidInput, MontageError
+from montage_core.protocol.errors import MontageError
 
 from .errors import ProxyAuthRefused, ProxyDenied, ProxyProblem
 from .http import proxied_session
@@ -27,7 +26,7 @@ from .settings import ProxySettings
 from .tunnel import open_tunnel
 
 if TYPE_CHECKING:
-    from montage_client.cloud.account import CloudAccount
+    from montage_core.cloud.account import CloudAccount
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ async def netcheck_account(
 ) -> list[Finding]:
     """The report for this computer's enrolled cloud: REST, its XMPP service, and the
     TURN over TLS server the cloud hands out (asked for through the same route)."""
-    from montage_client.cloud.api import CloudApi
+    from montage_core.cloud.api import CloudApi
 
     resolver = as_resolver(settings)
     tls = account.tls()
@@ -198,59 +197,3 @@ async def _rest(
         f"Something other than the Montage cloud answered {where} (HTTP {status}): "
         "a proxy or captive portal may be in the way.",
     )
-
-
-def chosen_proxy(spec: str | None) -> ProxySettings:
-    """`--proxy` if given, else the proxy saved in the client's settings."""
-    if spec is not None:
-        return ProxySettings.parse(spec)
-    from montage_client.settings import ClientSettings
-
-    return ClientSettings.load().proxy_settings()
-
-
-def run(args: argparse.Namespace) -> int:
-    """`montage-client netcheck`: 0 when every checked step works, else 4."""
-    settings = chosen_proxy(args.proxy)
-    cloud, tls, domain = args.cloud, None, None
-    xmpp, turn = _host_port("--xmpp", args.xmpp), _host_port("--turn", args.turn)
-    if args.ca:
-        tls = ssl.create_default_context()
-        tls.load_verify_locations(cafile=args.ca)
-    account = None
-    if cloud is None:
-        from montage_client.cloud.account import ACCOUNT_FILE, CloudAccount
-        from montage_client.settings import config_dir
-
-        account = CloudAccount.load(config_dir() / ACCOUNT_FILE)
-    if account is not None and xmpp is None and turn is None and not args.ca:
-        # Everything from the enrolment, TURN included (asked of the cloud).
-        findings = asyncio.run(netcheck_account(settings, account, timeout=args.timeout))
-    else:
-        if account is not None:
-            cloud, tls = account.url, tls or account.tls()
-            if xmpp is None:
-                xmpp, domain = (account.xmpp_host, account.xmpp_port), account.jid.partition("@")[2]
-        findings = asyncio.run(
-            netcheck(
-                settings,
-                cloud,
-                timeout=args.timeout,
-                tls=tls,
-                xmpp=xmpp,
-                xmpp_domain=domain,
-                turn=turn,
-            )
-        )
-    for finding in findings:
-        print(finding, flush=True)
-    return 4 if any(f.ok is False for f in findings) else 0
-
-
-def _host_port(option: str, text: str | None) -> tuple[str, int] | None:
-    if text is None:
-        return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InvalidInput(f"{option} takes HOST:PORT, e.g. cloud.example.org:443, not {text!r}.")
-    return host.strip("[]"), int(port)

@@ -8,7 +8,7 @@ that cannot be reached.
 
 from __future__ import annotations
 
-from montage_client.protocol.errors import InvalidInput, MontageError
+from montage_core.protocol.errors import InvalidInput, MontageError
 
 
 class InvalidProxySetting(InvalidInput):

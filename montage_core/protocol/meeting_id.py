@@ -43,7 +43,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from montage_client.protocol.errors import InvalidMeetingId
+from montage_core.protocol.errors import InvalidMeetingId
 
 __all__ = [
     "INVERSE_MULTIPLIER",

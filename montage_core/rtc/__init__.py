@@ -1,0 +1,1 @@
+"""WebRTC set-up shared by both sides: peer connections, codec order, encoder hints."""

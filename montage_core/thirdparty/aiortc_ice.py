@@ -1,0 +1,100 @@
+"""ICE as a share needs it: explicit trust for the TURN server, the proxy route, the path.
+
+Written against aiortc 1.16 and aioice 0.13 (checked on import). Private
+names used: `RTCIceGatherer._connection` (aioice's `Connection`),
+`Connection.turn_ssl` as aiortc sets it, and `Connection._nominated` (the
+selected pair per component).
+
+aiortc hands aioice `turn_ssl=True` for a `turns:` server, i.e. the
+process-wide trust store, and aioice gives up on a server it does not trust
+without any error. `TunedPeerConnection` puts the explicit trust the cloud
+account carries into each ICE connection before it gathers; `uses_relay`
+reads which candidate pair ICE selected, so the person is told when media
+goes through the relay. With `turn_proxy`, gathering runs inside an
+`aioice_turn` route, so the TURN connection is tunnelled through the proxy.
+Video receivers get the marker-aware jitter buffer (`aiortc_jitter`).
+"""
+
+from __future__ import annotations
+
+from . import require
+
+require("aiortc")
+require("aioice")
+
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCPeerConnection
+
+from .aiortc_jitter import tune_receivers
+
+if TYPE_CHECKING:  # the proxy stack is imported only when TURN goes through a proxy
+    from montage_core.net.routes import ProxyResolver
+
+    from .aioice_turn import TurnRoute
+
+
+class TunedPeerConnection(RTCPeerConnection):
+    """A peer connection whose video receivers release frames at the marker.
+
+    `turn_tls`, when given, is the only trust used for a `turns:` server;
+    `turn_proxy`, when given, is the route its connection takes.
+    """
+
+    def __init__(
+        self,
+        configuration: Any = None,
+        *,
+        turn_tls: ssl.SSLContext | None = None,
+        turn_proxy: ProxyResolver | None = None,
+    ) -> None:
+        super().__init__(configuration)
+        self._turn_tls = turn_tls
+        self.turn_route: TurnRoute | None = None
+        if turn_proxy is not None:
+            from . import aioice_turn as turn_tunnel
+
+            turn_tunnel.install()
+            self.turn_route = turn_tunnel.TurnRoute(turn_proxy)
+
+    async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
+        await super().setRemoteDescription(sessionDescription)
+        tune_receivers(self)
+
+    async def setLocalDescription(self, sessionDescription: Any = None) -> None:  # noqa: N802, N803
+        # Gathering (and so the TURN allocation) happens inside this call.
+        if self._turn_tls is not None:
+            for connection in _ice_connections(self):
+                if connection.turn_ssl is True:
+                    connection.turn_ssl = self._turn_tls
+        if self.turn_route is None:
+            await super().setLocalDescription(sessionDescription)
+            return
+        from .aioice_turn import turn_route
+
+        with turn_route(self.turn_route):
+            await super().setLocalDescription(sessionDescription)
+
+
+def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice `Connection` behind each transceiver (aiortc 1.16 attributes)."""
+    connections = []
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.sender.transport  # RTCDtlsTransport
+        if transport is None:
+            continue
+        connection = transport.transport.iceGatherer._connection
+        if connection not in connections:
+            connections.append(connection)
+    return connections
+
+
+def uses_relay(pc: RTCPeerConnection) -> bool:
+    """Whether ICE's selected candidate pair goes through a TURN relay (either end)."""
+    for connection in _ice_connections(pc):
+        # aioice keeps the selected pair per component in `_nominated`.
+        for pair in connection._nominated.values():
+            if "relay" in (pair.local_candidate.type, pair.remote_candidate.type):
+                return True
+    return False
