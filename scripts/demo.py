@@ -26,7 +26,7 @@ from bench.xvfb import Xvfb, stop_process, workload_on
 PY = sys.executable
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to share")
     parser.add_argument("--scene", default="video", help="workload scene on the Xvfb screen")
@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gui", action="store_true", help="show the receiver's window (needs a display)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     with ExitStack() as stack:
         env = dict(os.environ)
