@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Every request body the API takes is a small JSON object.
 MAX_BODY_BYTES = 64 * 1024
+UPDATES_PATH = "/updates/"
 SERVICE_KEY = web.AppKey("montage_cloud.service", CloudService)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -197,8 +199,12 @@ async def delete_device(request: web.Request) -> web.Response:
     return web.json_response(device.to_wire())
 
 
-def make_app(service: CloudService) -> web.Application:
-    """The API application. Closing the storage is the caller's business."""
+def make_app(service: CloudService, *, updates: Path | None = None) -> web.Application:
+    """The API application. Closing the storage is the caller's business.
+
+    `updates` is a TUF repository directory served as static files at
+    /updates/ (metadata/ and targets/): TUF needs no trust in the server,
+    only in the signatures, so plain files are enough (docs/updates.md)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SERVICE_KEY] = service
     app.add_routes(
@@ -220,4 +226,6 @@ def make_app(service: CloudService) -> web.Application:
             web.post("/v1/admin/devices/{device_id}/resume", resume_device),
         ]
     )
+    if updates is not None:
+        app.router.add_static(UPDATES_PATH, updates, follow_symlinks=False)
     return app

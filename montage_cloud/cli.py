@@ -5,6 +5,7 @@
     montage-cloud admin [--db PATH|DSN] token --org NAME [--uses N] [--ttl S]
     montage-cloud admin [--db PATH|DSN] devices list [--json]
     montage-cloud admin [--db PATH|DSN] devices suspend|resume|delete DEVICE_ID
+    montage-cloud admin release init|add|list|refresh|bundle|rotate ...   (docs/updates.md)
 
 Secrets (TURN secret, admin token) are better passed in the environment
 (MONTAGE_CLOUD_TURN_SECRET, MONTAGE_CLOUD_ADMIN_TOKEN) than on the command
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from montage_cloud.errors import ApiError
 from montage_cloud.models import Device
+from montage_cloud.releases.command import add_release_commands, run_release
 from montage_cloud.request_bodies import DEFAULT_TOKEN_TTL, DEFAULT_TOKEN_USES, TokenRequest
 from montage_cloud.server import ServeOptions, serve
 from montage_cloud.service import CloudConfig, CloudService
@@ -89,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--xmpp-domain", default="montage.localhost")
     serve_cmd.add_argument("--meeting-ttl", type=int, default=300, help="seconds")
     serve_cmd.add_argument(
+        "--updates",
+        type=Path,
+        metavar="DIR",
+        help="serve this update repository (`admin release init`) at /updates/",
+    )
+    serve_cmd.add_argument(
         "--admin-token",
         default=os.environ.get("MONTAGE_CLOUD_ADMIN_TOKEN"),
         help="enables /v1/admin (default: $MONTAGE_CLOUD_ADMIN_TOKEN; none: admin API off)",
@@ -106,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON object per device")
     for action in ("suspend", "resume", "delete"):
         device_commands.add_parser(action).add_argument("device_id")
+    add_release_commands(admin_commands)
 
     dev = commands.add_parser(
         "dev", help="Prosody, coturn and the REST API on loopback with a throw-away CA"
@@ -129,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from montage_cloud.dev import run_dev
 
         return run_dev(workdir=args.workdir, host=args.host, api_port=args.port)
+    if args.command == "admin" and args.admin_command == "release":
+        return run_release(args)  # files and keys only: no database, no XMPP
     database = args.db or default_database()
     try:
         if args.command == "serve":
@@ -179,6 +190,7 @@ def _serve(args: argparse.Namespace, database: str) -> int:
         config=config,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        updates=args.updates,
     )
     asyncio.run(serve(options, xmpp=xmpp_admin_from(args)))
     return 0

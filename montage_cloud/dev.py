@@ -5,6 +5,11 @@ API wired to them (accounts through `ProsodyAdmin`, TURN credentials with
 coturn's secret), all with one throw-away CA. Prints their endpoints as one
 JSON line on stdout, then runs until Ctrl-C or SIGTERM and stops everything.
 
+It also serves a signed update repository at /updates/ with throw-away keys
+(`updates` in the ready line: its URL, directory, keys and root.json), so a
+person can publish a release with `montage-cloud admin release add … --repo
+DIR --keys DIR` and watch an installed client update itself (docs/updates.md).
+
 Secrets are not printed: the admin token is in a 0600 file whose path is
 printed; the TURN secret and the XMPP admin password stay inside this process.
 """
@@ -29,6 +34,8 @@ from aiohttp import web
 
 from montage_cloud.api import make_app
 from montage_cloud.prosody_admin import ProsodyAdmin
+from montage_cloud.releases.keys import ROLES, generate_key, key_path, load_key
+from montage_cloud.releases.repository import ReleaseRepository
 from montage_cloud.servers.config import write_private
 from montage_cloud.servers.coturn import CoturnServer, TurnEndpoint
 from montage_cloud.servers.prosody import ProsodyServer, XmppEndpoint
@@ -87,15 +94,45 @@ def _run_dev(
         admin_token = secrets.token_urlsafe(32)
         token_file = base / "admin-token"
         write_private(token_file, admin_token + "\n")
+        updates = _throwaway_repository(base / "updates")
 
         def announce(api_url: str) -> None:
             ready = _ready_line(base, certs, api_url, token_file, xmpp, turn)
+            ready["updates"] = {
+                "url": f"{api_url}/updates",
+                "repo": str(updates.path),
+                "keys": str(base / "updates" / "keys"),
+                "root": str(updates.metadata_dir / "root.json"),
+            }
             print(json.dumps(ready), file=out, flush=True)
 
         asyncio.run(
-            _serve_api(base, certs, host, api_port, xmpp, turn, admin_token, announce=announce)
+            _serve_api(
+                base,
+                certs,
+                host,
+                api_port,
+                xmpp,
+                turn,
+                admin_token,
+                updates.path,
+                announce=announce,
+            )
         )
     return 0
+
+
+def _throwaway_repository(base: Path) -> ReleaseRepository:
+    """A repository with fresh keys for every role (kept, with --workdir, across runs)."""
+    repository = ReleaseRepository(base / "repo")
+    if (repository.metadata_dir / "1.root.json").exists():
+        return repository
+    keys_dir = base / "keys"
+    for role in ROLES:
+        if not key_path(keys_dir, role).exists():
+            generate_key(key_path(keys_dir, role))
+    repository.create({role: load_key(key_path(keys_dir, role), role) for role in ROLES})
+    return repository
 
 
 def _ready_line(
@@ -125,6 +162,7 @@ async def _serve_api(
     xmpp: XmppEndpoint,
     turn: TurnEndpoint,
     admin_token: str,
+    updates: Path,
     *,
     announce: Callable[[str], None],
 ) -> None:
@@ -149,7 +187,8 @@ async def _serve_api(
         admin_token=admin_token,
     )
     storage = await open_storage(str(base / "cloud.sqlite3"))
-    runner = web.AppRunner(make_app(CloudService(storage, admin, config)), access_log=None)
+    app = make_app(CloudService(storage, admin, config), updates=updates)
+    runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -31,6 +31,7 @@ class ServeOptions:
     config: CloudConfig
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    updates: Path | None = None  # the update repository served at /updates/
 
 
 def _tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -51,7 +52,7 @@ async def serve(
     service = CloudService(
         storage, xmpp or default_xmpp_admin(), options.config, randbelow=randbelow
     )
-    runner = web.AppRunner(make_app(service), access_log=None)
+    runner = web.AppRunner(make_app(service, updates=options.updates), access_log=None)
     await runner.setup()
     try:
         tls = None
