@@ -5,6 +5,7 @@
     montage-client enrol --cloud URL --token T   enrol this computer with a Montage cloud
     montage-client monitors             list the screens that can be shared
     montage-client devices              list the cameras and microphones
+    montage-client update --check|--install|--from FILE   signed updates (docs/updates.md)
 
 `join` exit codes: 0 shared and stopped, 2 invalid input (including an
 unknown or ended cloud meeting, or not enrolled), 3 wrong PIN or locked out,
@@ -37,6 +38,7 @@ from montage_core.protocol.meeting_id import CloudMeetingId, parse_meeting_id
 from montage_core.protocol.messages import DEFAULT_PORT
 from montage_core.protocol.pin_auth import valid_pin
 
+from . import __version__
 from .settings import ClientSettings, chosen_proxy, config_dir
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help=f"receiver's port (default {DEFAULT_PORT})"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--version", action="version", version=f"montage-client {__version__}")
     commands = parser.add_subparsers(dest="command")
     join = commands.add_parser("join", help="share this screen without opening a window")
     join.add_argument(
@@ -108,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="store the proxy's password in this computer's keyring (asked for, not echoed)",
     )
     _add_proxy_option(password)
+    from montage_core.updates.command import add_update_command
+
+    _add_proxy_option(add_update_command(commands))
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
     return parser
@@ -377,6 +383,13 @@ def main(argv: list[str] | None = None) -> int:
             from montage_client.netcheck_command import run as run_netcheck
 
             return run_netcheck(args)
+        if args.command == "update":
+            from montage_core.updates.command import run_update_command
+
+            proxy = chosen_proxy(args.proxy)
+            return run_update_command(
+                args, app="montage-client", installed=__version__, proxy=proxy
+            )
         if args.command == "proxy-password":
             return _store_proxy_password(args)
         if args.command == "monitors":

@@ -17,6 +17,7 @@ from montage_core.protocol.errors import MontageError
 from montage_core.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 from montage_core.protocol.pin_auth import valid_pin
 
+from . import __version__
 from .config import ReceiverConfig, default_data_dir, default_name, fresh_pin
 from .meeting import Meeting, open_meeting
 from .service import CloudMeetingEnded, ServiceEvent
@@ -96,7 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
         "the password comes from the keyring or MONTAGE_PROXY_PASSWORD",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--version", action="version", version=f"montage-receiver {__version__}")
+    _add_update_options(parser)
     return parser
+
+
+def _add_update_options(parser: argparse.ArgumentParser) -> None:
+    """Signed updates (docs/updates.md): `update …`, and what the running receiver does."""
+    from montage_core.updates.command import add_update_command
+
+    updates = parser.add_argument_group("updates")
+    updates.add_argument(
+        "--auto-update",
+        action="store_true",
+        help="install a newer signed version (online, or on a USB drive) as soon as no one "
+        "is presenting, and restart into it",
+    )
+    updates.add_argument(
+        "--updates-from",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="also look for update files (*.montage-update) in DIR (default: removable "
+        "drives where udisks mounts them)",
+    )
+    add_update_command(parser.add_subparsers(dest="command"))
 
 
 def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ReceiverConfig:
@@ -204,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         # aioice/aiortc are chatty at INFO about every candidate pair.
         for noisy in ("aioice", "aiortc"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "update":
+        return _update(args, parser)
     config = config_from(args, parser)
     try:
         if args.headless:
@@ -224,6 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     except MontageError as exc:
         print(f"montage-receiver: {exc}", file=sys.stderr)
         return 1
+
+
+def _update(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from montage_core.updates.command import run_update_command
+
+    try:
+        proxy = ProxySettings.parse(args.proxy)
+    except InvalidProxySetting as exc:
+        parser.error(str(exc))
+    try:
+        return run_update_command(args, app="montage-receiver", installed=__version__, proxy=proxy)
+    except MontageError as exc:
+        print(f"montage-receiver: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":
