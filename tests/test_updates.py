@@ -10,6 +10,7 @@ with its sentence and exit code while the old version keeps running.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import CryptoSigner
 
+from bench.xvfb import stop_process
 from montage_cloud.releases.keys import RoleKey
 from montage_cloud.releases.repository import ReleaseRepository
 from montage_core.updates.errors import (
@@ -30,6 +32,7 @@ from montage_core.updates.errors import (
     NoNetwork,
     Rollback,
 )
+from tests.cutting_relay import cutting_relay
 from tests.dev_cloud import dev_cloud as start_dev_cloud
 from tests.update_rig import ROOT, Repo, archives, install, installed_version, run
 
@@ -183,3 +186,75 @@ def test_a_copy_not_installed_with_updates_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "was not installed with updates" in result.stderr
+
+
+def _dev_cloud_code(workdir: Path, port: int) -> str:
+    """`montage-cloud dev` as the command line runs it, on a kept workdir and port."""
+    return (
+        "import sys; from montage_cloud.cli import main; "
+        f"sys.exit(main(['dev', '--workdir', {str(workdir)!r}, '--port', '{port}']))"
+    )
+
+
+def test_a_download_cut_halfway_leaves_the_old_version_and_a_retry_completes(
+    tmp_path: Path, built: dict[str, Path]
+) -> None:
+    trusted_ca = tmp_path / "ca.pem"  # each dev cloud makes its own CA; the client trusts this
+    with start_dev_cloud(_mkdir(tmp_path / "log1"), _dev_cloud_code(tmp_path / "cloud1", 0)) as (
+        process,
+        ready,
+    ):
+        shutil.copyfile(ready["ca_cert"], trusted_ca)
+        updates = ready["updates"]
+        port = int(ready["api"]["url"].rsplit(":", 1)[1])
+        served = Repo(
+            ReleaseRepository(Path(updates["repo"])), Path(updates["keys"]), "", str(trusted_ca)
+        )
+        release = served.repository.add_release(
+            built["0.2.0"],
+            app=CLIENT,
+            platform="source",
+            version="0.2.0",
+            notes="",
+            keys=served.keys,
+        )
+        # Metadata is a few kB: the cut falls in the middle of the release's archive.
+        with cutting_relay(port, cut_after=12_000 + release.length // 2) as relay:
+            url = f"https://127.0.0.1:{relay.port}/updates"
+            root = install(tmp_path / "montage", CLIENT, built["0.1.0"], served, url=url)
+            update = subprocess.Popen(
+                [sys.executable, str(root / "launch.py"), CLIENT, "update", "--install"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+            )
+            assert relay.cut.wait(30), "the download never reached the cut"
+            stop_process(process)  # the server dies with the file half sent
+            _, said = update.communicate(timeout=60)
+            assert update.returncode == NoNetwork.exit_code, said
+            shown = [int(p) for p in re.findall(r"Downloaded (\d+) %", said)]
+            assert 10 <= max(shown) < 100, said  # it stopped partway through the file
+            assert said.splitlines()[-1] == (
+                f"montage-client: The download from the update server at {url} stopped "
+                "halfway (the connection closed). Try again; Montage 0.1.0 stays installed."
+            )
+            _still_0_1(root)
+            assert list((root / "update" / "downloads").glob("*")) == []
+
+            # A server is back on the same port with the same repository; the person retries.
+            relay.cut_after = None
+            shutil.copytree(Path(updates["repo"]).parent, tmp_path / "cloud2" / "updates")
+            code = _dev_cloud_code(tmp_path / "cloud2", port)
+            with start_dev_cloud(_mkdir(tmp_path / "log2"), code) as (_, again):
+                shutil.copyfile(again["ca_cert"], trusted_ca)
+                retry = run(root, CLIENT, "update", "--install", "--proxy", "none")
+            assert retry.returncode == 0, retry.stderr
+            assert retry.stdout.strip() == f"{CLIENT} 0.2.0"
+    assert installed_version(root, CLIENT) == f"{CLIENT} 0.2.0"
+    assert sorted(p.name for p in (root / "versions").iterdir()) == ["0.1.0", "0.2.0"]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path

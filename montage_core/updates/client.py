@@ -32,6 +32,7 @@ from .errors import (
     Rollback,
     UpdateError,
 )
+from .fetcher import DownloadCut
 from .versions import is_newer, version_key
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,11 @@ class UpdateClient:
                     f"The update server at {self.where} answered HTTP {cause.status_code}. {stays}"
                 )
         for cause in _chain(exc):
+            if isinstance(cause, DownloadCut):
+                return NoNetwork(
+                    f"The download from the update server at {self.where} stopped halfway "
+                    f"(the connection closed). Try again; {stays}"
+                )
             if isinstance(cause, OSError | TimeoutError | tuf_errors.DownloadError):
                 why = str(cause) or type(cause).__name__
                 return NoNetwork(

@@ -28,6 +28,10 @@ CHUNK_BYTES = 256 * 1024
 T = TypeVar("T")
 
 
+class DownloadCut(ConnectionError):
+    """The connection closed before the whole file arrived."""
+
+
 class ProxiedFetcher(FetcherInterface):
     """Fetches `base_url`'s files; use from one thread, then `close()`."""
 
@@ -59,7 +63,7 @@ class ProxiedFetcher(FetcherInterface):
                     self.on_bytes(len(chunk))
                 yield chunk
         except aiohttp.ClientError as exc:  # the server went away mid-file
-            raise ConnectionError(f"the download stopped: {exc or type(exc).__name__}") from exc
+            raise DownloadCut(str(response.url)) from exc
         finally:
             response.release()
 
