@@ -22,6 +22,7 @@ from .config import ReceiverConfig, default_data_dir, default_name, fresh_pin
 from .meeting import Meeting, open_meeting
 from .service import CloudMeetingEnded, ServiceEvent
 from .status import StatusReporter
+from .updates import ReceiverUpdates, UpdateOptions
 
 logger = logging.getLogger(__name__)
 
@@ -187,13 +188,33 @@ async def run_headless(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    options = update_options(args, config) if args is not None else None
+    updates = ReceiverUpdates(
+        options or UpdateOptions(status_json=status_json),
+        meeting,
+        show=None,
+        request_restart=stop.set,
+    )
+    updates.start()
     try:
         await stop.wait()
     finally:
+        updates.stop()
         if reporter:
             reporter.stop()
         await meeting.close()
+    if updates.restart_pending:
+        updates.restart()  # replaces this process with the new version
     return 0
+
+
+def update_options(args: argparse.Namespace, config: ReceiverConfig) -> UpdateOptions:
+    return UpdateOptions(
+        auto_update=args.auto_update,
+        folders=list(args.updates_from or []),
+        proxy=config.proxy,
+        status_json=args.status_json,
+    )
 
 
 def _start_reporting(
@@ -247,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             status_json=args.status_json,
             windowed=args.windowed,
             start_reporting=_start_reporting,
+            updates=update_options(args, config),
         )
     except MontageError as exc:
         print(f"montage-receiver: {exc}", file=sys.stderr)

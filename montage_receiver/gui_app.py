@@ -23,6 +23,7 @@ from .service import (
     PresenterRemoved,
     ServiceEvent,
 )
+from .updates import ReceiverUpdates, UpdateOptions
 
 
 def run_gui(
@@ -32,6 +33,7 @@ def run_gui(
     status_json: bool,
     windowed: bool,
     start_reporting: Callable[[Meeting, bool, ReceiverConfig], Any],
+    updates: UpdateOptions | None = None,
 ) -> int:
     import qasync
     from PySide6.QtCore import QTimer
@@ -84,6 +86,14 @@ def run_gui(
         wake.timeout.connect(lambda: None)
 
         reporter = start_reporting(meeting, status_json, config)
+        updater = ReceiverUpdates(
+            updates or UpdateOptions(status_json=status_json),
+            meeting,
+            show=lambda offer: window.show_update_notice(f"{offer.headline}."),
+            request_restart=finished.set,
+        )
+        window.update_install_requested.connect(updater.install_offered)
+        updater.start()
         if windowed:
             window.resize(1280, 720)
             window.show()
@@ -98,12 +108,15 @@ def run_gui(
             await finished.wait()
         finally:
             wake.stop()
+            updater.stop()
             if reporter is not None:
                 reporter.stop()
             await meeting.close()
             audio.close()
             window.shutdown()
             window.close()
+        if updater.restart_pending:
+            updater.restart()  # replaces this process with the new version
         return 0
 
     with loop:

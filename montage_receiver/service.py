@@ -243,6 +243,11 @@ class ReceiverService:
         self._listeners.append(listener)
 
     @property
+    def busy(self) -> bool:
+        """Someone is joining or presenting (updates wait for this to be False)."""
+        return bool(self._connections) or bool(self._cloud)
+
+    @property
     def presenters(self) -> list[Presenter]:
         return [c.presenter for c in self._connections if c.presenter is not None]
 

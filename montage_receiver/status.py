@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any, TextIO
 
+from . import __version__
 from .meeting import Meeting
 from .service import (
     CloudMeetingEnded,
@@ -39,6 +40,7 @@ class StatusReporter:
                 "cloud_meeting_id": str(m.cloud_meeting_id) if m.cloud_meeting_id else None,
                 "path": m.path,
                 "cloud_error": m.cloud_error,
+                "version": __version__,
             }
         )
         m.service.subscribe(self._on_event)

@@ -22,7 +22,7 @@ from .errors import BadBundle
 
 BUNDLE_SUFFIX = ".montage-update"
 MANIFEST = "montage-update.json"
-BASE_URL = "bundle:///"
+BASE_URL = "bundle://file/"
 CHUNK_BYTES = 256 * 1024
 
 
@@ -53,7 +53,7 @@ def read_manifest(path: Path) -> BundleManifest:
 
 
 class BundleFetcher(FetcherInterface):
-    """Serves `bundle:///metadata/…` and `bundle:///targets/…` from the tar file."""
+    """Serves `bundle://file/metadata/…` and `bundle://file/targets/…` from the tar file."""
 
     def __init__(self, path: Path) -> None:
         self._tar = tarfile.open(path, "r:")  # noqa: SIM115  # closed by close()

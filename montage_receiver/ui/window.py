@@ -41,6 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from montage_receiver.ui.update_notice import UpdateNotice
+
 if TYPE_CHECKING:
     # Only for the annotation: importing presenter at runtime would pull in
     # aiortc, and the widgets must stay free of networking code.
@@ -496,6 +498,8 @@ class _IdlePage(QWidget):
                 layout.addStretch(stretch_after)
             self._sizes.append((label, share, bold))
         layout.addStretch(3)
+        self.update_notice = UpdateNotice(self)  # hidden until an update is offered
+        layout.addWidget(self.update_notice)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
@@ -534,6 +538,7 @@ class ReceiverWindow(QWidget):
 
     stop_requested = Signal(int)
     mute_requested = Signal(int, bool)  # presenter id, mute (True) or let be heard (False)
+    update_install_requested = Signal()
 
     def __init__(self, room: str, meeting_id: str, pin: str | None) -> None:
         super().__init__()
@@ -549,6 +554,7 @@ class ReceiverWindow(QWidget):
         self.pin = pin
 
         self.idle_page = _IdlePage(room, meeting_id, pin, self)
+        self.idle_page.update_notice.install_clicked.connect(self.update_install_requested)
         self.sharing_page = QWidget(self)
         self.strip_label = QLabel(self._join_text())
         self.strip_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -580,6 +586,10 @@ class ReceiverWindow(QWidget):
         for number in range(1, MAX_SHORTCUT_TILES + 1):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda n=number: self._stop_tile(n))
+
+    def show_update_notice(self, text: str) -> None:
+        """A small line on the idle page ("Montage 0.2.0 is available") with Install."""
+        self.idle_page.update_notice.offer(text)
 
     # -- presenters -----------------------------------------------------------
 
