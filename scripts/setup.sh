@@ -15,6 +15,7 @@ APT_PACKAGES=(
   prosody coturn postgresql        # the cloud's XMPP, TURN and database servers (tests start them)
   nftables iproute2                # blocking UDP between test network namespaces
   squid dante-server apache2-utils openssl   # real HTTP and SOCKS5 proxies for the proxy tests
+  tesseract-ocr                    # reads the words in screenshots (the client's update banner test)
 )
 
 missing=()

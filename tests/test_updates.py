@@ -14,15 +14,20 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import mss
+import mss.tools
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import CryptoSigner
 
-from bench.xvfb import stop_process
+from bench.xvfb import Xvfb, stop_process
 from montage_cloud.releases.keys import RoleKey
 from montage_cloud.releases.repository import ReleaseRepository
 from montage_core.updates.errors import (
@@ -34,6 +39,7 @@ from montage_core.updates.errors import (
 )
 from tests.cutting_relay import cutting_relay
 from tests.dev_cloud import dev_cloud as start_dev_cloud
+from tests.ocr import read_words
 from tests.update_rig import ROOT, Repo, archives, install, installed_version, run
 
 CLIENT = "montage-client"
@@ -258,3 +264,65 @@ def test_a_download_cut_halfway_leaves_the_old_version_and_a_retry_completes(
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True)
     return path
+
+
+BANNER = (226, 238, 252)  # montage_client/ui/update_banner.py's background
+
+
+def _screen(display: Xvfb) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    with mss.MSS(display=display.name) as sct:
+        shot = sct.grab(sct.monitors[1])
+        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
+        return bgra[..., 2::-1].copy()
+
+
+def _shows_banner(rgb: np.ndarray[Any, np.dtype[np.uint8]]) -> bool:
+    return int(np.all(rgb == BANNER, axis=-1).sum()) > 2000
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.xvfb
+def test_the_client_window_offers_the_update_and_installs_it_on_a_click(
+    installed: Path, tmp_path: Path
+) -> None:
+    with Xvfb(1024, 768) as display:
+        window = subprocess.Popen(
+            [sys.executable, str(installed / "launch.py"), CLIENT],
+            env=display.env(MONTAGE_CONFIG_DIR=str(tmp_path / "config")),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for(lambda: _shows_banner(_screen(display)), "the update banner")
+            shot = _screen(display)
+            (tmp_path / "banner.png").write_bytes(
+                mss.tools.to_png(shot.tobytes(), shot.shape[1::-1])
+            )
+            words = read_words(shot)
+            said = " ".join(w.text for w in words).replace("—", "-")
+            assert "Montage 0.2.0 is available - Install" in said, said
+            assert NOTES in said, said
+
+            install = next(w for w in words if w.text == "Install")
+            subprocess.run(
+                ["xdotool", "mousemove", str(install.x), str(install.y), "click", "1"],
+                env=display.env(),
+                check=True,
+            )
+            # The window goes away and comes back as 0.2.0 (the same process, re-executed),
+            # which finds nothing newer: no banner.
+            _wait_for(lambda: (installed / "current").read_text().strip() == "0.2.0", "0.2.0")
+            _wait_for(lambda: not _shows_banner(_screen(display)), "the banner to go")
+            _wait_for(lambda: bool(read_words(_screen(display))), "the new window")
+            assert window.poll() is None
+            assert "Share your screen" in " ".join(w.text for w in read_words(_screen(display)))
+        finally:
+            stop_process(window)
+    assert installed_version(installed, CLIENT) == f"{CLIENT} 0.2.0"

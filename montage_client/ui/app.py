@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .controller import ClientController
     from .join_window import JoinWindow
     from .sharing_bar import SharingBar
+    from .update_controller import UpdateController
 
 
 def build(port: int = DEFAULT_PORT) -> tuple[ClientController, JoinWindow, SharingBar]:
@@ -57,9 +58,35 @@ def run_app(port: int = DEFAULT_PORT) -> int:
     asyncio.set_event_loop(loop)
     controller, join_window, _bar = build(port)
     join_window.show()
+    updates = watch_for_updates(controller, join_window)
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     with loop:
+        if updates is not None:
+            updates.start()
         loop.run_until_complete(closed.wait())
+        if updates is not None:
+            updates.close()
         controller.close()
     return 0
+
+
+def watch_for_updates(
+    controller: ClientController, join_window: JoinWindow
+) -> UpdateController | None:
+    """Update checks for an installed client (None for a developer's checkout)."""
+    from montage_client import __version__
+    from montage_client.settings import chosen_proxy
+    from montage_core.updates.watch import UpdateWatch
+
+    from .update_controller import UpdateController
+
+    def sharing() -> bool:  # joining, asking for the PIN or sharing
+        return controller.task is not None and not controller.task.done()
+
+    watch = UpdateWatch.for_running(
+        "montage-client", __version__, chosen_proxy(None), lambda _offer: None, sharing
+    )
+    if watch is None:
+        return None
+    return UpdateController(watch, join_window.update_banner, before_restart=controller.close)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .media_controls import MediaControls
+from .update_banner import UpdateBanner
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class JoinWindow(QWidget):
         buttons.addWidget(self.join_button)
 
         layout = QVBoxLayout(self)
+        self.update_banner = UpdateBanner()  # hidden until a newer version is found
+        layout.addWidget(self.update_banner)
         layout.addWidget(title)
         layout.addLayout(form)
         # Camera and microphone can be chosen, previewed and switched on before joining.
