@@ -269,6 +269,7 @@ class DevCloud:
     turns: tuple[str, int]
     ca: Path
     admin_token: str
+    updates: dict[str, str]  # the update repository: url, repo, keys, root (docs/updates.md)
 
     @property
     def ports(self) -> list[int]:
@@ -301,6 +302,7 @@ def dev_cloud(ns: Namespace, workdir: Path) -> Iterator[DevCloud]:
             turns=(turn_host, int(turn_port)),
             ca=Path(ready["ca_cert"]),
             admin_token=Path(ready["api"]["admin_token_file"]).read_text().strip(),
+            updates=ready["updates"],
         )
     finally:
         _stop(process)
