@@ -154,3 +154,20 @@ def test_a_running_receiver_finds_a_bundle_on_a_drive_and_updates_itself(
     # The same process, restarted into the new version with the same arguments.
     assert (events[2]["event"], events[2]["version"]) == ("ready", "0.2.0")
     assert process.poll() is None
+
+
+def test_after_a_key_is_replaced_the_receiver_follows_the_new_root(
+    tmp_path: Path, bundles: dict[str, Any]
+) -> None:
+    repo = _repository(tmp_path / "rotating")
+    receiver = install(tmp_path / "montage", RECEIVER, bundles["archive"], repo)
+    where = ("--repo", str(repo.repository.path), "--keys", str(repo.keys_dir))
+    _cloud("rotate", "targets", *where)  # root version 2 names a new targets key
+    built = archives(tmp_path / "dist", RECEIVER, "0.2.0")
+    _cloud("add", str(built["0.2.0"]), "--version", "0.2.0", *where)
+    bundle = _bundle(repo, RECEIVER, "0.2.0", tmp_path / "r.montage-update")
+    update = run(receiver, RECEIVER, "update", "--from", str(bundle))
+    assert update.returncode == 0, update.stderr
+    assert update.stdout.strip() == f"{RECEIVER} 0.2.0"
+    trusted = receiver / "update" / "metadata" / "root_history"
+    assert sorted(p.name for p in trusted.iterdir()) == ["1.root.json", "2.root.json"]
