@@ -6,6 +6,7 @@
     release refresh [--days N]           re-sign snapshot and timestamp (run daily)
     release bundle --app A --version V --out FILE   an offline update for a USB drive
     release rotate ROLE                  replace a role's key (needs the root key)
+    release renew-root                   the same keys, valid another year (needs the root key)
 
 The repository is a directory served as static files (`serve --updates DIR`);
 the keys are PEM files in another (`--keys`), the root key best on a drive
@@ -98,6 +99,9 @@ def add_release_commands(
     )
     rotate = commands.add_parser("rotate", parents=[common], help="replace one role's key")
     rotate.add_argument("role", choices=ROLES)
+    commands.add_parser(
+        "renew-root", parents=[common], help="re-sign root for another year (yearly)"
+    )
 
 
 def run_release(args: argparse.Namespace) -> int:
@@ -161,6 +165,10 @@ def _run(
             days=args.days,
         )
         print(f"Wrote {args.out}: {release.app} {release.version}.", file=sys.stderr)
+        return 0
+    if command == "renew-root":
+        version = repository.renew_root(load_key(root_key, "root"))
+        print(f"Root re-signed (version {version}), valid for a year.", file=sys.stderr)
         return 0
     # rotate
     role = args.role

@@ -219,6 +219,15 @@ class ReleaseRepository:
         timestamp.sign(key.signer)
         self._write("timestamp.json", timestamp)
 
+    def renew_root(self, root_key: RoleKey) -> int:
+        """The same keys in a new root version valid another year; returns its version."""
+        root = self.root()
+        root.signed.version += 1
+        root.signed.expires = expiry(ROOT_DAYS)
+        root.sign(root_key.signer)
+        self._write_root(root)
+        return root.signed.version
+
     def rotate_key(self, role: str, new_key: RoleKey, keys: Mapping[str, RoleKey]) -> int:
         """Replace `role`'s key in a new root version signed by the root key (and, for
         root itself, by the new root key too, as clients require); returns its version."""
