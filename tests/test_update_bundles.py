@@ -163,6 +163,7 @@ def test_after_a_key_is_replaced_the_receiver_follows_the_new_root(
     receiver = install(tmp_path / "montage", RECEIVER, bundles["archive"], repo)
     where = ("--repo", str(repo.repository.path), "--keys", str(repo.keys_dir))
     _cloud("rotate", "targets", *where)  # root version 2 names a new targets key
+    _cloud("renew-root", *where)  # version 3: the same keys for another year
     built = archives(tmp_path / "dist", RECEIVER, "0.2.0")
     _cloud("add", str(built["0.2.0"]), "--version", "0.2.0", *where)
     bundle = _bundle(repo, RECEIVER, "0.2.0", tmp_path / "r.montage-update")
@@ -170,4 +171,4 @@ def test_after_a_key_is_replaced_the_receiver_follows_the_new_root(
     assert update.returncode == 0, update.stderr
     assert update.stdout.strip() == f"{RECEIVER} 0.2.0"
     trusted = receiver / "update" / "metadata" / "root_history"
-    assert sorted(p.name for p in trusted.iterdir()) == ["1.root.json", "2.root.json"]
+    assert sorted(p.name for p in trusted.iterdir()) == [f"{n}.root.json" for n in (1, 2, 3)]

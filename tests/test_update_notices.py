@@ -1,13 +1,24 @@
-"""Where updates are shown: the receiver's idle page only, never over a presenter's picture."""
+"""Where updates are shown: the receiver's idle page only, never over a presenter's picture;
+and the README's exit codes for refusals."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from montage_core.updates.errors import (
+    BadSignature,
+    ExpiredMetadata,
+    HashMismatch,
+    NoNetwork,
+    ProxyRefusedUpdate,
+    Rollback,
+    UpdateError,
+)
 from montage_receiver.ui.window import ReceiverWindow
 from tests.test_receiver_window import make_presenter
 
@@ -42,3 +53,23 @@ def test_the_receiver_offers_an_update_on_its_idle_screen_only(
     with qtbot.waitSignal(window.update_install_requested):
         qtbot.mouseClick(notice.button, Qt.MouseButton.LeftButton)
     assert notice.button.text() == "Installing…" and not notice.button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("refusal", "words"),
+    [
+        (BadSignature, "not signed by the release keys"),
+        (Rollback, "a rollback"),
+        (ExpiredMetadata, "expired release information"),
+        (HashMismatch, "signed size and fingerprint"),
+        (NoNetwork, "cannot be reached or the download stopped"),
+        (ProxyRefusedUpdate, "the proxy refused"),
+    ],
+)
+def test_each_update_refusal_exits_with_the_code_the_readme_gives_it(
+    refusal: type[UpdateError], words: str
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    paragraph = " ".join(readme[readme.index("Refusals leave the installed") :].split())
+    after = paragraph.split(f"**{refusal.exit_code}**", 1)[1]
+    assert after.split("**", 1)[0].strip().startswith(words)
