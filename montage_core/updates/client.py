@@ -166,14 +166,18 @@ class UpdateClient:
                 return NoNetwork(
                     f"The update server at {self.where} answered HTTP {cause.status_code}. {stays}"
                 )
-        for cause in _chain(exc):
-            if isinstance(cause, DownloadCut):
-                return NoNetwork(
-                    f"The download from the update server at {self.where} stopped halfway "
-                    f"(the connection closed). Try again; {stays}"
-                )
-            if isinstance(cause, OSError | TimeoutError | tuf_errors.DownloadError):
-                why = str(cause) or type(cause).__name__
+        causes = _chain(exc)
+        if any(isinstance(cause, DownloadCut) for cause in causes):
+            return NoNetwork(
+                f"The download from the update server at {self.where} stopped halfway "
+                f"(the connection closed). Try again; {stays}"
+            )
+        # The innermost reason is the useful one ("Connect call failed"), not the
+        # "Failed to download …" python-tuf wraps it in.
+        for kinds in ((OSError, TimeoutError), (tuf_errors.DownloadError,)):
+            reason = next((c for c in reversed(causes) if isinstance(c, kinds)), None)
+            if reason is not None:
+                why = str(reason) or type(reason).__name__
                 return NoNetwork(
                     f"Could not reach the update server at {self.where} ({why}). Check the "
                     f"network and try again; {stays}"
