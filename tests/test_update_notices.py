@@ -61,8 +61,8 @@ def test_the_receiver_offers_an_update_on_its_idle_screen_only(
         (BadSignature, "not signed by the release keys"),
         (Rollback, "a rollback"),
         (ExpiredMetadata, "expired release information"),
-        (HashMismatch, "signed size and fingerprint"),
-        (NoNetwork, "cannot be reached or the download stopped"),
+        (HashMismatch, "the file does not match its signed size and fingerprint"),
+        (NoNetwork, "the update server cannot be reached or the download stopped"),
         (ProxyRefusedUpdate, "the proxy refused"),
     ],
 )
