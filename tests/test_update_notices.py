@@ -1,8 +1,9 @@
-"""Where updates are shown: the receiver's idle page only, never over a presenter's picture;
-and the README's exit codes for refusals."""
+"""When and where updates are offered: checks at start and each interval, never while busy;
+the receiver's idle page only, never over a presenter's picture; the README's exit codes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from montage_core.updates.errors import (
     Rollback,
     UpdateError,
 )
+from montage_core.updates.schedule import check_periodically
 from montage_receiver.ui.window import ReceiverWindow
 from tests.test_receiver_window import make_presenter
 
@@ -73,3 +75,34 @@ def test_each_update_refusal_exits_with_the_code_the_readme_gives_it(
     paragraph = " ".join(readme[readme.index("Refusals leave the installed") :].split())
     after = paragraph.split(f"**{refusal.exit_code}**", 1)[1]
     assert after.split("**", 1)[0].strip().startswith(words)
+
+
+def test_checks_run_at_start_and_again_each_interval_but_never_while_busy() -> None:
+    """schedule.py with a short interval: the daily rule, sped up."""
+    busy = True
+    checks: list[float] = []
+    found: list[str] = []
+
+    async def check() -> str | None:
+        checks.append(asyncio.get_running_loop().time())
+        return "0.2.0" if len(checks) == 2 else None
+
+    async def scenario() -> None:
+        nonlocal busy
+        task = asyncio.ensure_future(
+            check_periodically(check, found.append, lambda: busy, interval=0.2, poll=0.02)
+        )
+        await asyncio.sleep(0.3)
+        assert checks == []  # a share is being set up: no check yet
+        busy = False
+        await asyncio.sleep(0.1)
+        assert len(checks) == 1  # at once when idle ...
+        busy = True
+        await asyncio.sleep(0.4)
+        assert len(checks) == 1  # ... and the next one waits for idle again
+        busy = False
+        await asyncio.sleep(0.1)
+        task.cancel()
+        assert len(checks) == 2 and found == ["0.2.0"]
+
+    asyncio.run(scenario())

@@ -9,11 +9,14 @@ with its sentence and exit code while the old version keeps running.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,6 +37,7 @@ from montage_core.updates.errors import (
     BadSignature,
     ExpiredMetadata,
     HashMismatch,
+    InstallFailed,
     NoNetwork,
     Rollback,
 )
@@ -99,8 +103,12 @@ def test_an_installed_client_updates_itself_to_the_newest_release(installed: Pat
     assert check.returncode == 0, check.stderr
     assert check.stdout == f"Montage 0.2.0 is available (this is 0.1.0).\n{NOTES}\n"
 
+    # What an install killed mid-unpacking would have left; the next one clears it.
+    leftover = installed / "versions" / ".0.2.0.partial-interrupted"
+    (leftover / "montage_core").mkdir(parents=True)
     update = run(installed, CLIENT, "update", "--install", "--proxy", "none")
     assert update.returncode == 0, update.stderr
+    assert not leftover.exists()
     assert "Downloaded 100 %" in update.stderr
     assert "Installed Montage 0.2.0; starting it." in update.stderr
     # The process went on as the new version: its first words are its version.
@@ -150,6 +158,37 @@ def test_a_tampered_repository_is_refused_and_the_old_version_still_runs(
     assert last.startswith("montage-client: The update was refused: ")
     assert words in last and "Montage 0.1.0 stays installed." in last
     _still_0_1(installed)
+
+
+def test_a_signed_release_that_does_not_start_is_never_made_current(
+    installed: Path, repo: Repo, tmp_path: Path
+) -> None:
+    broken = tmp_path / "montage-client-0.3.0.tar.gz"
+    files = {
+        "montage_core/__init__.py": b"",
+        "montage_client/__init__.py": b"",
+        "montage_client/__main__.py": b"raise SystemExit('this build is broken')\n",
+        "montage-release.json": json.dumps(
+            {"app": CLIENT, "version": "0.3.0", "platform": "source"}
+        ).encode(),
+    }
+    with tarfile.open(broken, "w:gz") as packed:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            packed.addfile(info, io.BytesIO(data))
+    with repo.restored_after():
+        repo.repository.add_release(
+            broken, app=CLIENT, platform="source", version="0.3.0", notes="", keys=repo.keys
+        )
+        update = run(installed, CLIENT, "update", "--install", "--proxy", "none")
+    assert update.returncode == InstallFailed.exit_code, update.stderr
+    assert update.stderr.strip().splitlines()[-1] == (
+        "montage-client: Montage 0.3.0 did not start correctly (it said 'this build is broken'); "
+        "Montage 0.1.0 stays installed."
+    )
+    assert installed_version(installed, CLIENT) == f"{CLIENT} 0.1.0"
+    assert (installed / "current").read_text().strip() == "0.1.0"
 
 
 def test_older_metadata_offered_as_newer_is_refused_as_a_rollback(

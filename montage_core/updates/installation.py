@@ -232,8 +232,10 @@ class Installation:
         said = result.stdout.strip()
         if result.returncode != 0 or said != f"{self.app} {version}":
             logger.info("probe of %s: %s / %s", version, said, result.stderr[-2000:])
+            last = (said or result.stderr.strip()).splitlines()[-1:]
+            what = repr(last[0]) if last else "nothing"
             raise InstallFailed(
-                f"Montage {version} did not start correctly (it said {said or 'nothing'!r}); "
+                f"Montage {version} did not start correctly (it said {what}); "
                 f"Montage {self.current_version()} stays installed."
             )
 
