@@ -44,7 +44,7 @@ class UpdateController(QObject):
         banner.install_clicked.connect(self._on_install)
 
     def start(self) -> None:
-        self.watch.on_offer = self._offered
+        self.watch.on_offer = self._offered  # finds go to the banner from now on
         self.watch.start()
 
     def close(self) -> None:

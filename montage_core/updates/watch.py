@@ -54,6 +54,7 @@ class UpdateWatch:
         interval: float = DAY,
     ) -> None:
         self.updater = updater
+        # Who is told of a verified find; a window sets it once its widgets exist.
         self.on_offer = on_offer
         self.busy = busy
         self.bundle_folders = bundle_folders or []
