@@ -100,7 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("--token", required=True, help="enrolment token from your administrator")
     enrol.add_argument("--ca", metavar="FILE", help="also trust this CA for the cloud")
     enrol.add_argument(
-        "--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service if not on port 443"
+        "--xmpp",
+        metavar="HOST:PORT",
+        help="override where the cloud's XMPP service is (the cloud says so at enrolment)",
+    )
+    enrol.add_argument(
+        "--secret-store",
+        choices=["auto", "keyring", "file"],
+        default="auto",
+        help="where the cloud credentials are kept: keyring, or file (readable only by you, "
+        "beside cloud.json); default auto: the keyring where there is one, a file on a "
+        "machine with no keyring and no desktop session",
     )
     enrol.add_argument("--name", help="this computer's name in the organisation's device list")
     _add_netcheck(commands)
@@ -324,6 +334,7 @@ async def _enrol(args: argparse.Namespace) -> int:
 
     from montage_core.cloud.account import ACCOUNT_FILE
     from montage_core.cloud.enrol import enrol_device
+    from montage_core.cloud.secret_store import SecretStoreChoice
 
     name = (args.name or socket.gethostname()).strip()[:64] or "Montage client"
     account = await enrol_device(
@@ -335,8 +346,13 @@ async def _enrol(args: argparse.Namespace) -> int:
         ca_file=args.ca,
         xmpp=args.xmpp,
         proxy=chosen_proxy(args.proxy),
+        secret_store=SecretStoreChoice(args.secret_store),
     )
-    print(f"Enrolled this computer as {account.device_id} with {account.url}.", file=sys.stderr)
+    print(
+        f"Enrolled this computer as {account.device_id} with {account.url}; its cloud "
+        f"credentials are in {account.store().describe()}.",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -114,7 +114,12 @@ async def enrol(request: web.Request) -> web.Response:
         {
             "device": enrolment.device.to_wire(),
             "secret": enrolment.secret,
-            "xmpp": {"jid": enrolment.xmpp_jid, "password": enrolment.xmpp_password},
+            "xmpp": {
+                "jid": enrolment.xmpp_jid,
+                "password": enrolment.xmpp_password,
+                "host": enrolment.xmpp_host,
+                "port": enrolment.xmpp_port,
+            },
         },
         status=201,
     )

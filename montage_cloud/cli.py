@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--turn-port", type=int, default=3478)
     serve_cmd.add_argument("--turn-ttl", type=int, default=3600, help="seconds")
     serve_cmd.add_argument("--xmpp-domain", default="montage.localhost")
+    serve_cmd.add_argument(
+        "--xmpp-public",
+        metavar="HOST:PORT",
+        help="where devices log in to XMPP, told in every enrolment answer"
+        " (default: the XMPP domain on 443)",
+    )
     serve_cmd.add_argument("--meeting-ttl", type=int, default=300, help="seconds")
     serve_cmd.add_argument(
         "--updates",
@@ -176,8 +182,17 @@ def _serve(args: argparse.Namespace, database: str) -> int:
             port=args.turn_port,
             ttl=args.turn_ttl,
         )
+    xmpp_host, xmpp_port = None, 443
+    if args.xmpp_public:
+        xmpp_host, _, port_text = args.xmpp_public.rpartition(":")
+        if not xmpp_host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            print("montage-cloud: --xmpp-public takes HOST:PORT.", file=sys.stderr)
+            return EXIT_INVALID
+        xmpp_port = int(port_text)
     config = CloudConfig(
         xmpp_domain=args.xmpp_domain,
+        xmpp_host=xmpp_host,
+        xmpp_port=xmpp_port,
         meeting_ttl=args.meeting_ttl,
         turn=turn,
         admin_token=args.admin_token,

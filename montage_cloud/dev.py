@@ -181,6 +181,9 @@ async def _serve_api(
     )
     config = CloudConfig(
         xmpp_domain=xmpp.domain,
+        # Devices are told where Prosody listens: no `--xmpp` needed on them.
+        xmpp_host=xmpp.host,
+        xmpp_port=xmpp.port,
         turn=TurnConfig(
             secret=turn.secret, host=turn.host, tls_port=turn.tls_port, port=turn.udp_port
         ),

@@ -109,8 +109,15 @@ SCHEMAS: dict[str, Any] = {
             },
             "xmpp": {
                 "type": "object",
-                "required": ["jid", "password"],
-                "properties": {"jid": {"type": "string"}, "password": {"type": "string"}},
+                "required": ["jid", "password", "host", "port"],
+                "description": "The device's XMPP account, and where to log in to it: "
+                "direct TLS (XEP-0368) at host:port.",
+                "properties": {
+                    "jid": {"type": "string"},
+                    "password": {"type": "string"},
+                    "host": {"type": "string"},
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                },
             },
         },
     },

@@ -43,6 +43,10 @@ MAX_ALLOCATION_TRIES = 32
 @dataclass(frozen=True)
 class CloudConfig:
     xmpp_domain: str = "montage.localhost"
+    # Where devices reach XMPP (direct TLS, XEP-0368): told in every enrolment
+    # answer, so no device needs `--xmpp`. None: the domain itself on 443.
+    xmpp_host: str | None = None
+    xmpp_port: int = 443
     # The receiver refreshes its meeting well within this (every third of it).
     meeting_ttl: int = 300
     # An ended meeting's ID is not handed out again for this long, so a stale
@@ -69,6 +73,8 @@ class Enrolment:
     secret: str
     xmpp_jid: str
     xmpp_password: str
+    xmpp_host: str
+    xmpp_port: int
 
 
 _TOKEN_REFUSALS = {
@@ -155,7 +161,14 @@ class CloudService:
         )
         await self.storage.add_device(device)
         logger.info("enrolled %s %s (%r) in org %r", request.kind, device_id, request.name, org)
-        return Enrolment(device, secret, f"{device_id}@{self.config.xmpp_domain}", xmpp_password)
+        return Enrolment(
+            device,
+            secret,
+            f"{device_id}@{self.config.xmpp_domain}",
+            xmpp_password,
+            self.config.xmpp_host or self.config.xmpp_domain,
+            self.config.xmpp_port,
+        )
 
     # Authentication
 

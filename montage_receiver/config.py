@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from montage_core.cloud.secret_store import SecretStoreChoice
 from montage_core.net import ProxySettings
 from montage_core.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 
@@ -38,5 +39,11 @@ class ReceiverConfig:
     stats_interval: float = 1.0
     # Show the 10-digit local ID even when enrolled with a cloud.
     force_local: bool = False
+    # False: never talk to a cloud (an enrolment is kept but not used).
+    cloud: bool = True
+    # Announce the room on the local network (mDNS/DNS-SD, docs/protocol.md).
+    advertise: bool = True
+    # Where a cloud enrolment's secrets go (montage_core/cloud/secret_store.py).
+    secret_store: SecretStoreChoice = SecretStoreChoice.AUTO
     # How the cloud is reached (REST, XMPP, TURN); the password is in the keyring.
     proxy: ProxySettings = field(default_factory=lambda: ProxySettings.parse("system"))

@@ -11,6 +11,7 @@ import logging
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -28,7 +29,15 @@ logger = logging.getLogger(__name__)
 
 
 class CloudAccountDialog(QDialog):
-    enrol_requested = Signal(str, str, str, str)  # url, token, CA file, xmpp host:port
+    # url, token, CA file, xmpp host:port (an override), secret store (auto|keyring|file)
+    enrol_requested = Signal(str, str, str, str, str)
+
+    # Where the two cloud secrets go; "auto" refuses a silent file on a desktop.
+    STORES = (
+        ("auto", "This computer's keyring (a private file if it has none)"),
+        ("keyring", "This computer's keyring only"),
+        ("file", "A file only your user can read"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,7 +58,10 @@ class CloudAccountDialog(QDialog):
         self.ca_edit.setPlaceholderText("only for a private cloud")
         self.ca_button = QPushButton("Browse…")
         self.xmpp_edit = QLineEdit()
-        self.xmpp_edit.setPlaceholderText("host:port, only if your administrator says so")
+        self.xmpp_edit.setPlaceholderText("the cloud says; only if your administrator says so")
+        self.store_combo = QComboBox()
+        for value, label in self.STORES:
+            self.store_combo.addItem(label, value)
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_edit, 1)
         ca_row.addWidget(self.ca_button)
@@ -59,6 +71,7 @@ class CloudAccountDialog(QDialog):
         form.addRow("Enrolment token", self.token_edit)
         form.addRow("CA certificate", ca_row)
         form.addRow("XMPP server", self.xmpp_edit)
+        form.addRow("Keep credentials in", self.store_combo)
 
         self.status_label = QLabel()
         self.error_label = QLabel()
@@ -116,6 +129,7 @@ class CloudAccountDialog(QDialog):
             self.token_edit.text().strip(),
             self.ca_edit.text().strip(),
             self.xmpp_edit.text().strip(),
+            str(self.store_combo.currentData()),
         )
 
     def _browse(self) -> None:

@@ -256,18 +256,19 @@ class ClientController(QObject):
         )
         self.cloud_dialog.show()
 
-    def _on_enrol(self, url: str, token: str, ca_file: str, xmpp: str) -> None:
+    def _on_enrol(self, url: str, token: str, ca_file: str, xmpp: str, store: str) -> None:
         if self._enrol_task is not None and not self._enrol_task.done():
             return
         assert self.cloud_dialog is not None
         self.cloud_dialog.set_busy(True)
-        self._enrol_task = asyncio.ensure_future(self._enrol(url, token, ca_file, xmpp))
+        self._enrol_task = asyncio.ensure_future(self._enrol(url, token, ca_file, xmpp, store))
 
-    async def _enrol(self, url: str, token: str, ca_file: str, xmpp: str) -> None:
+    async def _enrol(self, url: str, token: str, ca_file: str, xmpp: str, store: str) -> None:
         import socket
 
         from montage_core.cloud.account import ACCOUNT_FILE
         from montage_core.cloud.enrol import enrol_device
+        from montage_core.cloud.secret_store import SecretStoreChoice
 
         dialog = self.cloud_dialog
         assert dialog is not None
@@ -281,6 +282,7 @@ class ClientController(QObject):
                 ca_file=ca_file or None,
                 xmpp=xmpp or None,
                 proxy=self.settings.proxy_settings(),
+                secret_store=SecretStoreChoice(store),
             )
         except MontageError as exc:
             dialog.show_error(str(exc))

@@ -1,15 +1,16 @@
 """A device's enrolment with a Montage cloud: where the cloud is, who this device is.
 
 What is not secret (the API's URL, the device ID, its XMPP address, where
-XMPP listens, an extra CA to trust) is kept in a small JSON file beside the
-app's other files. The two secrets — the device secret for the REST API and
-the XMPP password — go to the OS keyring through the `keyring` package and
-nowhere else: never that file, never a log line, never an exception text.
+XMPP listens, an extra CA to trust, where the secrets are) is kept in a small
+JSON file beside the app's other files. The two secrets — the device secret
+for the REST API and the XMPP password — go to the device's secret store
+(`secret_store.py`: the OS keyring, or on a headless box a file only its user
+can read) and nowhere else: never that JSON file, never a log line, never an
+exception text.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -18,26 +19,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.errors
+from montage_core.protocol.errors import NotEnrolled
 
-from montage_core.protocol.errors import MontageError, NotEnrolled
+from .secret_store import SecretStore, store_for
 
 logger = logging.getLogger(__name__)
 
-KEYRING_SERVICE = "montage-cloud"
 ACCOUNT_FILE = "cloud.json"
 # Production XMPP listens for direct TLS on 443 at the JID's domain (docs/deploy.md).
 DEFAULT_XMPP_PORT = 443
 
 
-class KeyringUnavailable(MontageError):
-    """The OS keyring cannot store or give back the device's credentials."""
-
-
 @dataclass(frozen=True)
 class CloudAccount:
-    """One enrolled device. Secrets are read from the keyring when asked for."""
+    """One enrolled device. Secrets are read from its secret store when asked for."""
 
     url: str  # the REST API, e.g. https://api.example.com
     device_id: str
@@ -46,6 +41,7 @@ class CloudAccount:
     xmpp_host: str
     xmpp_port: int = DEFAULT_XMPP_PORT
     ca_file: str | None = None  # a private cloud's CA; None: the system's trust store
+    secrets_file: str | None = None  # the private file holding the secrets; None: the keyring
 
     def tls(self) -> ssl.SSLContext:
         """Trust for the REST API, XMPP and TURN over TLS: names checked, CA as configured."""
@@ -58,10 +54,14 @@ class CloudAccount:
         return self._read("xmpp-password")
 
     # -- storage ---------------------------------------------------------------
+    def store(self) -> SecretStore:
+        return store_for(self.secrets_file)
+
     def save(self, path: Path, *, secret: str, xmpp_password: str) -> None:
-        """Keep the secrets in the keyring, then the rest in `path`."""
-        _keyring_write(self._key("secret"), secret)
-        _keyring_write(self._key("xmpp-password"), xmpp_password)
+        """Keep the secrets in the account's store, then the rest in `path`."""
+        store = self.store()
+        store.write(self._key("secret"), secret)
+        store.write(self._key("xmpp-password"), xmpp_password)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -81,6 +81,9 @@ class CloudAccount:
                 xmpp_host=str(data["xmpp_host"]),
                 xmpp_port=int(data["xmpp_port"]),
                 ca_file=None if data.get("ca_file") is None else str(data["ca_file"]),
+                secrets_file=(
+                    None if data.get("secrets_file") is None else str(data["secrets_file"])
+                ),
             )
         except FileNotFoundError:
             return None
@@ -90,39 +93,23 @@ class CloudAccount:
 
     def forget(self, path: Path) -> None:
         """Remove the enrolment: the file and both secrets."""
+        store = self.store()
         for what in ("secret", "xmpp-password"):
-            with contextlib.suppress(keyring.errors.KeyringError):  # already gone
-                keyring.delete_password(KEYRING_SERVICE, self._key(what))
+            store.delete(self._key(what))
         path.unlink(missing_ok=True)
 
     def _key(self, what: str) -> str:
         return f"{self.device_id}/{what}"
 
     def _read(self, what: str) -> str:
-        try:
-            value = keyring.get_password(KEYRING_SERVICE, self._key(what))
-        except keyring.errors.KeyringError as exc:
-            raise KeyringUnavailable(
-                f"Cannot read this device's cloud credentials from the keyring: {exc}"
-            ) from None
+        store = self.store()
+        value = store.read(self._key(what))
         if value is None:
             raise NotEnrolled(
-                f"This device's cloud credentials are missing from the keyring; enrol it "
-                f"again with {self.url}."
+                f"This device's cloud credentials are missing from {store.describe()}; enrol "
+                f"it again with {self.url}."
             )
         return value
-
-
-def _keyring_write(key: str, value: str) -> None:
-    try:
-        keyring.set_password(KEYRING_SERVICE, key, value)
-    except keyring.errors.KeyringError as exc:
-        # The exception never carries the value; say which keyring failed.
-        raise KeyringUnavailable(
-            f"This computer has no usable keyring to keep the cloud credentials in "
-            f"({type(keyring.get_keyring()).__module__}: {exc}). Install or unlock one, "
-            "then enrol again."
-        ) from None
 
 
 def split_host_port(text: str, default_port: int) -> tuple[str, int]:

@@ -47,6 +47,9 @@ class Enrolment:
     secret: str
     jid: str
     xmpp_password: str
+    # Where XMPP listens, as the cloud says; None from a cloud that does not say.
+    xmpp_host: str | None = None
+    xmpp_port: int | None = None
 
     def __repr__(self) -> str:  # the secrets stay out of any log or traceback
         return f"Enrolment(device_id={self.device_id!r}, kind={self.kind!r}, jid={self.jid!r})"
@@ -151,6 +154,7 @@ class CloudApi:
             secret=str(data["secret"]),
             jid=str(data["xmpp"]["jid"]),
             xmpp_password=str(data["xmpp"]["password"]),
+            **_xmpp_endpoint(data["xmpp"]),
         )
 
     async def me(self) -> dict[str, Any]:
@@ -282,3 +286,11 @@ def _refusal(status: int, body: Any, meeting: CloudMeetingId | None) -> MontageE
             f"{', ' + code if code else ''}). Try again shortly."
         )
     return MontageError(f"The Montage cloud refused: {said or code}")
+
+
+def _xmpp_endpoint(xmpp: dict[str, Any]) -> dict[str, Any]:
+    """The XMPP host and port of an enrolment answer, when given and well-formed."""
+    host, port = xmpp.get("host"), xmpp.get("port")
+    if isinstance(host, str) and host and isinstance(port, int) and 0 < port < 65536:
+        return {"xmpp_host": host, "xmpp_port": port}
+    return {}
