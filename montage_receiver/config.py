@@ -12,6 +12,8 @@ from montage_core.cloud.secret_store import SecretStoreChoice
 from montage_core.net import ProxySettings
 from montage_core.protocol.messages import DEFAULT_PORT, MAX_NAME_CHARS
 
+from .guarded_listener import StrangerLimits
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -47,3 +49,5 @@ class ReceiverConfig:
     secret_store: SecretStoreChoice = SecretStoreChoice.AUTO
     # How the cloud is reached (REST, XMPP, TURN); the password is in the keyring.
     proxy: ProxySettings = field(default_factory=lambda: ProxySettings.parse("system"))
+    # How long a connection may take to say hello, how many one address may have in set-up.
+    limits: StrangerLimits = field(default_factory=StrangerLimits)

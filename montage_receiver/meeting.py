@@ -95,7 +95,11 @@ async def open_meeting(
         max_presenters=config.max_presenters,
     )
     service = ReceiverService(
-        room, host=config.bind, port=config.port, ssl_context=cert.server_context()
+        room,
+        host=config.bind,
+        port=config.port,
+        ssl_context=cert.server_context(),
+        limits=config.limits,
     )
     try:
         await service.start()

@@ -34,6 +34,7 @@ from montage_core.protocol.events import (
 )
 from montage_core.rtc.peer import LOCAL_ONLY, IceSettings, make_peer_connection
 
+from .guarded_listener import GuardedListener, StrangerLimits
 from .presenter import Presenter
 from .presenter_session import PresenterSession, Room, SessionState
 
@@ -44,7 +45,8 @@ HEARTBEAT_SECONDS = 5.0
 # aiohttp drops frames beyond this outright; frames between MAX_MESSAGE_BYTES
 # and this get a proper `too_large` error from the protocol layer.
 TRANSPORT_MAX_BYTES = 4 * m.MAX_MESSAGE_BYTES
-# A connection that has not said hello by then is dropped.
+# A connection that has not said hello this long after its WebSocket upgrade
+# is dropped (the listener's StrangerLimits also counts from the TCP accept).
 HELLO_TIMEOUT = 10.0
 # A connection must be sharing by then: time enough to read the PIN off the
 # wall and type it a few times, not to hold a presenter slot open forever.
@@ -223,7 +225,15 @@ class _Connection:
 
 
 class ReceiverService:
-    def __init__(self, room: Room, *, host: str, port: int, ssl_context: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        room: Room,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext,
+        limits: StrangerLimits | None = None,
+    ) -> None:
         self.room = room
         self.host = host
         self.port = port
@@ -232,6 +242,8 @@ class ReceiverService:
         self._listeners: list[Listener] = []
         self._connections: set[_Connection] = set()
         self._runner: web.AppRunner | None = None
+        self.limits = limits or StrangerLimits()
+        self.listener: GuardedListener | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         # Conversations arriving through the cloud, by the key their carrier gives.
         self._cloud: dict[Any, _Connection] = {}
@@ -256,12 +268,15 @@ class ReceiverService:
         app.router.add_get(m.SIGNAL_PATH, self._handle_ws)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self.port, ssl_context=self.ssl_context, reuse_address=True
-        )
-        await site.start()
-        if self.port == 0:
-            self.port = int(self._runner.addresses[0][1])
+        assert self._runner.server is not None
+        # Our own listener instead of aiohttp's site: it limits strangers (see its module).
+        self.listener = GuardedListener(self._runner.server, self.ssl_context, self.limits)
+        try:
+            self.port = await self.listener.start(self.host, self.port)
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
 
     async def stop_presenter(self, presenter_id: int) -> bool:
         """The room stops one presenter; their client is told so."""
@@ -298,6 +313,8 @@ class ReceiverService:
         # Cloud conversations end in background tasks: let them finish.
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.listener is not None:
+            await self.listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -385,6 +402,9 @@ class ReceiverService:
                     events = conn.session.receive(b"\xff", loop.time())  # never valid JSON
                 else:
                     break
+                if conn.session.state not in (SessionState.AWAITING_HELLO, SessionState.CLOSED):
+                    # A presenter now, not a stranger: the PIN step has its own limits.
+                    self._admit(request)
                 await conn.handle(events)
                 if conn.session.closed:
                     break
@@ -399,6 +419,10 @@ class ReceiverService:
             if not ws.closed:
                 await ws.close()
         return ws
+
+    def _admit(self, request: web.Request) -> None:
+        if self.listener is not None:
+            self.listener.admit(request.transport)
 
     def _drop_unless(self, conn: _Connection, state: SessionState) -> None:
         if conn.session.state is state:
