@@ -1,4 +1,4 @@
-"""Where cloud secrets go: the keyring on a desktop, a private file on a headless box, never silently."""
+"""Where cloud secrets go: the keyring on a desktop, a private file on a headless box."""
 
 from __future__ import annotations
 

@@ -61,8 +61,7 @@ def test_a_flood_of_silent_connections_is_closed_on_time_while_a_presenter_share
             listener = mt.service.listener
             assert listener is not None
             flood = [
-                asyncio.ensure_future(silent(mt.port, tls=index % 2 == 0))
-                for index in range(FLOOD)
+                asyncio.ensure_future(silent(mt.port, tls=index % 2 == 0)) for index in range(FLOOD)
             ]
             most_in_setup = 0
             frames = [before]
