@@ -3,9 +3,11 @@
 1. `GET /v1/meetings/{id}` gives the receiver's LAN endpoints, its TLS
    certificate fingerprint and its XMPP address; `POST /v1/turn` gives TURN
    credentials for ICE (both sides use the relay when nothing direct works).
-2. The client logs in to XMPP and, meanwhile, tries the LAN endpoints for a
-   short while (`LAN_TIMEOUT`): a receiver on the same network is reached
-   directly, and its certificate must be the one the cloud named.
+2. The client logs in to XMPP and tries the LAN endpoints at the same time
+   (`path_race.py`, after RFC 8305): a receiver on the same network is
+   reached directly, and its certificate must be the one the cloud named;
+   the LAN is preferred, but waited for only a head start once XMPP is
+   ready, and never past `LAN_TIMEOUT`.
 3. Otherwise the conversation goes over XMPP.
 
 Behind a proxy (docs/proxies.md) REST, XMPP and the TURN connection all go
@@ -28,6 +30,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from montage_client.core.path_race import race
 from montage_client.core.share_client import ChannelOpener, ShareClient
 from montage_core.cloud.account import CloudAccount, split_host_port
 from montage_core.cloud.api import CloudApi, ResolvedMeeting
@@ -41,7 +44,8 @@ from montage_core.signal_channel import SignalChannel, connect_websocket
 
 logger = logging.getLogger(__name__)
 
-# A receiver on this network answers in milliseconds; past this, use the cloud.
+# A receiver on this network answers in milliseconds; the LAN attempt ends here
+# even when XMPP is slower still (the race does not wait for it otherwise).
 LAN_TIMEOUT = 1.5
 
 ClientFactory = Callable[[ChannelOpener, IceSettings], ShareClient]
@@ -133,23 +137,20 @@ class _Route:
         login = self._login = asyncio.ensure_future(
             XmppSignalling.open(self.account, proxy=self.resolver)
         )
-        try:
-            lan = await self._try_lan()
-        except BaseException:
-            login.cancel()
-            raise
-        if lan is not None:
-            # No need to wait for XMPP: it only brings news of revocation now.
+        # Both ways at once (path_race.py): an unreachable LAN costs the join nothing.
+        won = await race(self._try_lan(), login, discard_lan=_close_channel)
+        if won.lan is not None:
+            # XMPP goes on in the background: it only brings news of revocation now.
             logger.info("meeting %s: receiver reached on the LAN", self.meeting)
             if self.on_lan is not None:
                 self.on_lan()
             login.add_done_callback(self._logged_in)
-            return lan
-        self._logged_in(await asyncio.shield(login))
-        assert self.xmpp is not None
+            return won.lan
+        assert won.cloud is not None
+        self._logged_in(won.cloud)
         logger.info("meeting %s: signalling through the cloud", self.meeting)
         return XmppChannel(
-            self.xmpp,
+            won.cloud,
             self.resolved.jid,
             self.resolved.fingerprint,
             f"the receiver of meeting {self.meeting.display()}",
@@ -205,3 +206,7 @@ class _Route:
         if self.xmpp is not None:
             with contextlib.suppress(Exception):
                 await self.xmpp.close()
+
+
+async def _close_channel(channel: SignalChannel) -> None:
+    await channel.close()
