@@ -5,6 +5,7 @@
     montage-client enrol --cloud URL --token T   enrol this computer with a Montage cloud
     montage-client monitors             list the screens that can be shared
     montage-client devices              list the cameras and microphones
+    montage-client rooms                list the rooms announced on this network
     montage-client update --check|--install|--from FILE   signed updates (docs/updates.md)
 
 `join` exit codes: 0 shared and stopped, 2 invalid input (including an
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_proxy_option(add_update_command(commands))
     commands.add_parser("monitors", help="list the screens that can be shared")
     commands.add_parser("devices", help="list the cameras and microphones")
+    rooms = commands.add_parser("rooms", help="list the rooms announced on this network")
+    rooms.add_argument("--seconds", type=float, default=3.0, help="how long to listen (default 3)")
+    rooms.add_argument("--json", action="store_true", help="one JSON object per room")
     return parser
 
 
@@ -356,6 +360,37 @@ async def _enrol(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rooms(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from montage_client.core.room_finder import RoomFinder
+
+    if not 0 < args.seconds <= 60:
+        raise InvalidInput("--seconds must be more than 0 and at most 60.")
+    finder = RoomFinder(lambda rooms: None)
+    await finder.start()
+    try:
+        await asyncio.sleep(args.seconds)
+        rooms = finder.rooms
+    finally:
+        await finder.close()
+    for room in rooms:
+        if args.json:
+            print(json.dumps(asdict(room)))
+        else:
+            shown = (
+                parse_meeting_id(room.meeting_id).display()
+                if room.meeting_id
+                else "(ID on the wall)"
+            )
+            pin = "PIN" if room.pin_required else "no PIN"
+            print(f"{room.name}: {shown}, {pin}, at {room.host}:{room.port}")
+    if not rooms and not args.json:
+        print("No rooms announced themselves on this network.", file=sys.stderr)
+    return 0
+
+
 def _monitors() -> int:
     from montage_client.core.screen_source import list_monitors
 
@@ -408,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.command == "proxy-password":
             return _store_proxy_password(args)
+        if args.command == "rooms":
+            return asyncio.run(_rooms(args))
         if args.command == "monitors":
             return _monitors()
         if args.command == "devices":

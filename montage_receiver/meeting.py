@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from montage_core.cloud.account import CloudAccount
 from montage_core.protocol.errors import MontageError
@@ -18,6 +18,7 @@ from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId
 
 from . import certificate
 from .addressing import advertised_address
+from .advertising import RoomAdvertiser
 from .cloud_link import CloudLink
 from .config import ReceiverConfig
 from .presenter_session import Room
@@ -42,6 +43,9 @@ class Meeting:
     cloud: CloudLink | None = None
     cloud_meeting_id: CloudMeetingId | None = None
     cloud_error: str | None = None  # why a cloud-enrolled receiver shows the local ID
+    advertiser: RoomAdvertiser | None = None  # the room's mDNS announcement, unless turned off
+    _announcing: set[asyncio.Task[None]] = field(default_factory=set)
+    _announced: bool = False
 
     @property
     def pin(self) -> str | None:
@@ -66,9 +70,26 @@ class Meeting:
         self.cloud_meeting_id = None
         self.cloud_error = reason
         self.service.emit(CloudMeetingEnded(reason))
+        self.announce()
+
+    def announce(self) -> None:
+        """Announce the room (again) with the ID now on the wall, in the background."""
+        if self.advertiser is None:
+            return
+        advertiser, shown = self.advertiser, self.cloud_meeting_id or self.meeting_id
+        # The advertiser's lock keeps a start and the updates after it in order.
+        coro = advertiser.update(shown) if self._announced else advertiser.start(shown)
+        self._announced = True
+        task = asyncio.ensure_future(coro)
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
 
     async def close(self) -> None:
         """Tell every presenter, stop serving, and end the cloud meeting."""
+        if self.advertiser is not None:
+            if self._announcing:
+                await asyncio.wait(list(self._announcing))
+            await self.advertiser.close()
         await self.service.close()
         if self.cloud is not None:
             await self.cloud.close()
@@ -136,4 +157,9 @@ async def open_meeting(
             meeting.cloud = link
             meeting.cloud_meeting_id = CloudMeetingId(digits)
             link.on_ended = meeting.cloud_ended
+    if config.advertise:
+        meeting.advertiser = RoomAdvertiser(
+            config.name, str(address), service.port, room.pin is not None
+        )
+        meeting.announce()
     return meeting

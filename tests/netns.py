@@ -69,6 +69,52 @@ class Namespace:
         self.destroy()
 
 
+class Bridge:
+    """Two namespaces on one Linux bridge: one link, where multicast (mDNS) is carried.
+
+    `a` is at 198.18.N.1 and `b` at 198.18.N.2; this host has no address on
+    the bridge, so nothing but the two namespaces is on that link.
+    """
+
+    def __init__(self, tag: str) -> None:
+        subnet = free_subnet()
+        self.name = f"mb{tag}{os.getpid() % 10000}"[:15]
+        self.a = Namespace(f"{tag}a", subnet)
+        self.b = Namespace(f"{tag}b", subnet)
+        self.a.peer, self.b.peer = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
+
+    def create(self) -> Bridge:
+        self.destroy()
+        _ip("link", "add", self.name, "type", "bridge")
+        _ip("link", "set", self.name, "up")
+        for ns in (self.a, self.b):
+            _ip("netns", "add", ns.name)
+            _ip("link", "add", ns.host_link, "type", "veth", "peer", "name", ns.ns_link)
+            _ip("link", "set", ns.ns_link, "netns", ns.name)
+            _ip("link", "set", ns.host_link, "master", self.name)
+            _ip("link", "set", ns.host_link, "up")
+            ns.run("ip", "addr", "add", f"{ns.peer}/30", "dev", ns.ns_link)
+            ns.run("ip", "link", "set", ns.ns_link, "up")
+            ns.run("ip", "link", "set", "lo", "up")
+        return self
+
+    def destroy(self) -> None:
+        for ns in (self.a, self.b):
+            ns.destroy()
+        _ip("link", "del", self.name, check=False)
+
+    def __enter__(self) -> Bridge:
+        return self.create()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.destroy()
+
+
 def free_subnet() -> int:
     """A 198.18.N.0/30 no interface on this host uses yet.
 

@@ -22,7 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ async def race(
     started = loop.time()
     lan_task: asyncio.Future[Lan | None] = asyncio.ensure_future(lan)
     try:
-        await asyncio.wait({lan_task, cloud}, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {lan_task, cloud}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         if not lan_task.done() and _succeeded(cloud):
             # The cloud is ready first: the LAN keeps its head start, no more.
             wait = started + head_start - loop.time()
@@ -75,7 +76,7 @@ async def race(
         raise
 
 
-def _succeeded(future: asyncio.Future[object]) -> bool:
+def _succeeded(future: asyncio.Future[Any]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
 
 
