@@ -24,6 +24,7 @@ def build(port: int = DEFAULT_PORT) -> tuple[ClientController, JoinWindow, Shari
     from PySide6.QtMultimedia import QMediaDevices
 
     from montage_client.core.devices import list_devices, synthetic_device
+    from montage_client.core.room_finder import RoomFinder
 
     from .controller import ClientController
     from .join_window import JoinWindow
@@ -38,7 +39,12 @@ def build(port: int = DEFAULT_PORT) -> tuple[ClientController, JoinWindow, Shari
 
     join_window, sharing_bar = JoinWindow(), SharingBar()
     controller = ClientController(
-        join_window, sharing_bar, ClientSettings.load(), port=port, device_lister=devices
+        join_window,
+        sharing_bar,
+        ClientSettings.load(),
+        port=port,
+        device_lister=devices,
+        room_watcher=RoomFinder,  # "Rooms near you"
     )
     # A camera plugged in (or out) shows up in the pickers at once.
     watcher = QMediaDevices(controller)
@@ -68,6 +74,7 @@ def run_app(port: int = DEFAULT_PORT) -> int:
         if updates is not None:
             updates.close()
         controller.close()
+        loop.run_until_complete(controller.stop_watching())
     return 0
 
 

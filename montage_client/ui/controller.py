@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -35,6 +36,7 @@ from montage_core.net import (
     ProxySettings,
     store_proxy_password,
 )
+from montage_core.protocol.discovery import RoomAnnouncement
 from montage_core.protocol.errors import DeviceUnavailable, MontageError, NotEnrolled
 from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId, parse_meeting_id
 from montage_core.protocol.messages import DEFAULT_PORT
@@ -46,10 +48,24 @@ from .media_controls import PREVIEW_SIZE, MediaControls
 from .proxy_dialog import ProxyDialog
 from .sharing_bar import SharingBar
 
+if TYPE_CHECKING:
+    from montage_client.core.room_finder import RoomsListener
+
 logger = logging.getLogger(__name__)
 
 GrabberFactory = Callable[[int], Grabber]
 DeviceLister = Callable[[DeviceKind], list[Device]]
+
+
+class RoomWatcher(Protocol):
+    """Hears rooms announced nearby (`RoomFinder`); the controller starts and closes it."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+RoomWatcherFactory = Callable[["RoomsListener"], RoomWatcher]
 PREVIEW_HZ = 15
 PROXY_TEST_TIMEOUT = 5.0  # seconds per step of "Test connection", as netcheck's default
 
@@ -66,6 +82,7 @@ class ClientController(QObject):
         monitor_lister: Callable[[], list[Monitor]] = list_monitors,
         device_lister: DeviceLister = list_devices,
         media: LocalMedia | None = None,
+        room_watcher: RoomWatcherFactory | None = None,
     ) -> None:
         super().__init__()
         self.join_window = join_window
@@ -115,6 +132,15 @@ class ClientController(QObject):
         self._proxy_test: asyncio.Task[None] | None = None
         self._proxy_save: asyncio.Task[None] | None = None
         self._proxy_lookup: asyncio.Task[None] | None = None
+        # "Rooms near you": discovery runs in its own threads (room_finder.py);
+        # only the list arrives here. Ports of rooms heard, by meeting ID.
+        self.nearby: list[RoomAnnouncement] = []
+        self._nearby_ports: dict[str, int] = {}
+        join_window.nearby_room_chosen.connect(self._on_nearby_chosen)
+        self.room_watcher = room_watcher(self.show_nearby) if room_watcher else None
+        self._watching: asyncio.Task[None] | None = None
+        if self.room_watcher is not None:
+            self._watching = asyncio.ensure_future(self.room_watcher.start())
         join_window.pin_entered.connect(self._on_pin)
         join_window.cancel_requested.connect(self.stop)
         sharing_bar.stop_requested.connect(self.stop)
@@ -156,6 +182,33 @@ class ClientController(QObject):
     def _on_monitor(self, index: int) -> None:
         if self.client is not None:
             self.client.select_monitor(index)
+
+    # -- rooms near you ----------------------------------------------------------
+    def show_nearby(self, rooms: list[RoomAnnouncement]) -> None:
+        """The rooms announced on this network now (from the room watcher)."""
+        self.nearby = rooms
+        lines = []
+        for room in rooms:
+            if room.meeting_id is None:
+                lines.append(f"{room.name} — type the ID on its screen")
+                continue
+            shown = parse_meeting_id(room.meeting_id).display()
+            lines.append(f"{room.name} — {shown}{'' if room.pin_required else ' (no PIN)'}")
+        self.join_window.set_nearby(lines)
+
+    def _on_nearby_chosen(self, row: int) -> None:
+        if not 0 <= row < len(self.nearby):
+            return
+        room = self.nearby[row]
+        if room.meeting_id is None:
+            self.join_window.show_notice(
+                f"{room.name} does not announce its meeting ID: type the one on its screen."
+            )
+            self.join_window.meeting_edit.setFocus()
+            return
+        # A local ID names the address, not the port: remember the port it announced.
+        self._nearby_ports[room.meeting_id] = room.port
+        self.join_window.set_meeting_id(parse_meeting_id(room.meeting_id).display())
 
     # -- camera and microphone ------------------------------------------------
     def refresh_devices(self) -> None:
@@ -410,6 +463,14 @@ class ClientController(QObject):
         self._preview_timer.stop()
         self.media.close()
 
+    async def stop_watching(self) -> None:
+        """Stop listening for rooms nearby (its threads end)."""
+        watcher, self.room_watcher = self.room_watcher, None
+        if watcher is not None:
+            if self._watching is not None:
+                await asyncio.wait([self._watching])
+            await watcher.close()
+
     def stop(self) -> None:
         """Stop (while sharing) or cancel (while connecting)."""
         if self.client is not None and self.sharing:
@@ -429,7 +490,7 @@ class ClientController(QObject):
                 name,
                 self.grabber_factory(monitor),
                 self._ask_pin,
-                port=self.port,
+                port=self._nearby_ports.get(str(meeting), self.port),
                 quality=self.quality,
                 on_update=self._on_update,
                 media=self.media,

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -48,6 +49,7 @@ class JoinWindow(QWidget):
     cancel_requested = Signal()
     cloud_settings_requested = Signal()
     network_settings_requested = Signal()
+    nearby_room_chosen = Signal(int)  # its row in "Rooms near you"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,11 +119,22 @@ class JoinWindow(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.join_button)
 
+        # Rooms announced on this network (the controller fills the list); a
+        # click puts the room's meeting ID in the field above.
+        self.nearby_label = QLabel("Rooms near you")
+        self.nearby_list = QListWidget()
+        self.nearby_list.setMaximumHeight(96)
+        self.nearby_list.setToolTip("Click a room to fill in its meeting ID")
+        self.nearby_label.hide()
+        self.nearby_list.hide()
+
         layout = QVBoxLayout(self)
         self.update_banner = UpdateBanner()  # hidden until a newer version is found
         layout.addWidget(self.update_banner)
         layout.addWidget(title)
         layout.addLayout(form)
+        layout.addWidget(self.nearby_label)
+        layout.addWidget(self.nearby_list)
         # Camera and microphone can be chosen, previewed and switched on before joining.
         self.media_controls = MediaControls()
         layout.addWidget(self.media_controls)
@@ -134,6 +147,9 @@ class JoinWindow(QWidget):
         self.cloud_button.clicked.connect(self.cloud_settings_requested)
         self.network_button.clicked.connect(self.network_settings_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        self.nearby_list.itemClicked.connect(
+            lambda item: self.nearby_room_chosen.emit(self.nearby_list.row(item))
+        )
         for edit in (self.meeting_edit, self.name_edit, self.pin_edit):
             edit.returnPressed.connect(self._submit)
 
@@ -160,6 +176,20 @@ class JoinWindow(QWidget):
 
     def set_name(self, name: str) -> None:
         self.name_edit.setText(name)
+
+    def set_nearby(self, rooms: list[str]) -> None:
+        """The rooms announced nearby, one line each; hidden while there are none."""
+        self.nearby_list.clear()
+        self.nearby_list.addItems(rooms)
+        self.nearby_label.setVisible(bool(rooms))
+        self.nearby_list.setVisible(bool(rooms))
+
+    def set_meeting_id(self, text: str) -> None:
+        """Fill in a meeting ID (a room chosen nearby); the name field is next."""
+        if self._stage is _Stage.JOIN and not self._busy:
+            self.meeting_edit.setText(text)
+            self._set_error("")
+            self._focus_first_empty()
 
     def show_progress(self, text: str) -> None:
         """Say what is happening ("Connecting…"); the form is busy meanwhile."""
