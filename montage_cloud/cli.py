@@ -33,7 +33,7 @@ from montage_cloud.server import ServeOptions, serve
 from montage_cloud.service import CloudConfig, CloudService
 from montage_cloud.storage import StorageUnavailable, open_storage
 from montage_cloud.turn import TurnConfig
-from montage_cloud.xmpp_admin import XmppAdmin, default_xmpp_admin
+from montage_cloud.xmpp_admin import MemoryXmppAdmin, XmppAdmin, default_xmpp_admin
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +242,9 @@ def xmpp_admin_from(args: argparse.Namespace) -> XmppAdmin:
 
 
 async def _admin(args: argparse.Namespace, database: str) -> int:
-    xmpp = xmpp_admin_from(args)
+    # Issuing a token touches no XMPP account: no warning that accounts are not managed.
+    needs_xmpp = args.admin_command != "token" or args.xmpp_admin
+    xmpp = xmpp_admin_from(args) if needs_xmpp else MemoryXmppAdmin()
     storage = await open_storage(database)
     try:
         service = CloudService(storage, xmpp, CloudConfig())

@@ -240,13 +240,14 @@ async def cloud_account(args: argparse.Namespace, config: ReceiverConfig) -> Clo
 async def run_headless(
     config: ReceiverConfig, status_json: bool, args: argparse.Namespace | None = None
 ) -> int:
-    cloud = await cloud_account(args, config) if args is not None else None
-    meeting = await open_meeting(config, cloud)
-    reporter = _start_reporting(meeting, status_json, config)
+    # Handlers first: a SIGTERM right after the ready line still closes the meeting cleanly.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    cloud = await cloud_account(args, config) if args is not None else None
+    meeting = await open_meeting(config, cloud)
+    reporter = _start_reporting(meeting, status_json, config)
     options = update_options(args, config) if args is not None else None
     updates = ReceiverUpdates(
         options or UpdateOptions(status_json=status_json),
