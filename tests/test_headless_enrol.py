@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,3 +128,43 @@ def test_a_desktop_without_a_keyring_is_told_instead_of_a_silent_file(
         "again, or choose --secret-store file to keep them in a file only this user can read."
     )
     assert not (tmp_path / "home" / ".config" / "montage").exists()
+
+
+def test_in_the_window_a_desktop_without_a_keyring_is_told_then_chooses_the_file(
+    cloud: Cloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: Any
+) -> None:
+    import keyring
+    import keyring.backends.fail
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from tests.test_client_gui import Person, in_the_window, until
+
+    config = tmp_path / "config"
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+
+    async def scenario(person: Person) -> None:
+        token = (await cloud.admin("POST", "/v1/admin/enrolment-tokens", {"org": "Desk"}))["token"]
+        QTest.mouseClick(person.join.cloud_button, Qt.MouseButton.LeftButton)
+        dialog = person.controller.cloud_dialog
+        assert dialog is not None
+        QTest.keyClicks(dialog.url_edit, cloud.api)
+        QTest.keyClicks(dialog.token_edit, token)
+        QTest.keyClicks(dialog.ca_edit, cloud.ca)
+        QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
+        await until(lambda: dialog.error_label.isVisible(), "the sentence", timeout=20)
+        assert "no keyring" in dialog.error_label.text()
+        assert 'choose "A file only your user can read" below' in dialog.error_label.text()
+        assert not (config / "cloud.json").exists()
+        dialog.store_combo.setCurrentIndex(dialog.store_combo.findData("file"))
+        QTest.mouseClick(dialog.enrol_button, Qt.MouseButton.LeftButton)
+        await until(lambda: "Enrolled" in dialog.status_label.text(), "enrolment", 20)
+        assert private(config / "cloud-secrets.json")
+        dialog.close_button.click()
+
+    try:
+        in_the_window(qapp, config, monkeypatch, scenario, timeout=60)
+    finally:
+        keyring.set_keyring(previous)

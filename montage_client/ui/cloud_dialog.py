@@ -34,7 +34,7 @@ class CloudAccountDialog(QDialog):
 
     # Where the two cloud secrets go; "auto" refuses a silent file on a desktop.
     STORES = (
-        ("auto", "This computer's keyring (a private file if it has none)"),
+        ("auto", "The keyring where there is one (automatic)"),
         ("keyring", "This computer's keyring only"),
         ("file", "A file only your user can read"),
     )

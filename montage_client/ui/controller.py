@@ -321,7 +321,7 @@ class ClientController(QObject):
 
         from montage_core.cloud.account import ACCOUNT_FILE
         from montage_core.cloud.enrol import enrol_device
-        from montage_core.cloud.secret_store import SecretStoreChoice
+        from montage_core.cloud.secret_store import FILE_CHOICE, SecretStoreChoice
 
         dialog = self.cloud_dialog
         assert dialog is not None
@@ -338,7 +338,10 @@ class ClientController(QObject):
                 secret_store=SecretStoreChoice(store),
             )
         except MontageError as exc:
-            dialog.show_error(str(exc))
+            # The store's sentences name the command line's flag; here the choice is below.
+            dialog.show_error(
+                str(exc).replace(FILE_CHOICE, 'choose "A file only your user can read" below')
+            )
             return
         except Exception as exc:
             logger.exception("enrolment failed")

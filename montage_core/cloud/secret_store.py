@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "montage-cloud"
 SECRETS_FILE = "cloud-secrets.json"
+# How a sentence names the file choice on the command line; a window says it its own way.
+FILE_CHOICE = "choose --secret-store file"
 
 
 class SecretStoreChoice(StrEnum):
@@ -85,7 +87,7 @@ class KeyringStore:
             raise SecretStoreUnavailable(
                 f"This computer has no usable keyring to keep the cloud credentials in "
                 f"({type(keyring.get_keyring()).__module__}: {exc}). Install or unlock one "
-                "and enrol again, or choose --secret-store file to keep them in a file only "
+                f"and enrol again, or {FILE_CHOICE} to keep them in a file only "
                 "this user can read."
             ) from None
 
@@ -185,7 +187,7 @@ def choose_store(choice: SecretStoreChoice, secrets_file: Path) -> SecretStore:
         raise SecretStoreUnavailable(
             "This computer has a desktop session but no keyring to keep the cloud "
             "credentials in. Install or unlock one (for example GNOME Keyring or KWallet) "
-            "and enrol again, or choose --secret-store file to keep them in a file only "
+            f"and enrol again, or {FILE_CHOICE} to keep them in a file only "
             "this user can read."
         )
     logger.info("no keyring and no desktop session: cloud credentials go to %s", secrets_file)
