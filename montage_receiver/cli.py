@@ -342,10 +342,8 @@ def _update(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from montage_core.updates.command import run_update_command
 
     try:
-        proxy = ProxySettings.parse(args.proxy)
-    except InvalidProxySetting as exc:
-        parser.error(str(exc))
-    try:
+        # The way out the receiver itself uses: --proxy, else its configuration file's, else system.
+        proxy = config_from(args, parser).proxy
         return run_update_command(args, app="montage-receiver", installed=__version__, proxy=proxy)
     except MontageError as exc:
         print(f"montage-receiver: {exc}", file=sys.stderr)
