@@ -6,4 +6,4 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Fixtures shared by several modules (each module opts in with usefixtures).
-pytest_plugins = ["tests.memory_keyring"]
+pytest_plugins = ["tests.memory_keyring", "tests.frozen_build"]
