@@ -40,6 +40,7 @@ from montage_core.protocol.messages import DEFAULT_PORT
 from montage_core.protocol.pin_auth import valid_pin
 
 from . import __version__
+from .core.dpi_awareness import make_dpi_aware
 from .settings import ClientSettings, chosen_proxy, config_dir
 
 if TYPE_CHECKING:
@@ -416,6 +417,8 @@ def _devices() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Windows: before Qt or mss measure any screen (dpi_awareness.py says why).
+    make_dpi_aware()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -25,6 +25,7 @@ from montage_core.protocol.errors import InvalidInput
 
 from .change_pacing import ChangePacer, Quality
 from .screen_frames import Bgra, Grabber, Region, ScreenFrames
+from .screen_permission import require_screen_capture
 
 __all__ = ["Grabber", "Monitor", "ScreenGrabber", "ScreenSource", "list_monitors"]
 
@@ -54,6 +55,8 @@ class ScreenGrabber:
     def open(self) -> None:
         import mss
 
+        # macOS: without the person's consent mss would grab only the wallpaper.
+        require_screen_capture()
         self._mss = mss.MSS(display=self.display) if self.display else mss.MSS()
         self.select(self.monitor)
 
