@@ -187,10 +187,10 @@ def windows_version_numbers(text: str) -> tuple[int, int, int, int]:
     return (*numbers, 0, 0, 0, 0)[:4]  # type: ignore[return-value]
 
 
-def windows_version_info(program: str, description: str) -> object:
-    """The version resource of a Windows executable (Properties > Details)."""
-    from PyInstaller.utils.win32 import versioninfo as vi
-
+def windows_version_file(program: str, description: str, folder: Path) -> Path:
+    """The version resource of a Windows executable (Properties > Details), as the
+    text file PyInstaller's EXE(version=...) reads (PyInstaller's own classes
+    for it import Windows-only modules, so the text is written here)."""
     text = version()
     numbers = windows_version_numbers(text)
     strings = {
@@ -203,15 +203,32 @@ def windows_version_info(program: str, description: str) -> object:
         "ProductName": "Montage",
         "ProductVersion": text,
     }
-    return vi.VSVersionInfo(
-        ffi=vi.FixedFileInfo(filevers=numbers, prodvers=numbers),
-        kids=[
-            vi.StringFileInfo(
-                [vi.StringTable("040904B0", [vi.StringStruct(k, v) for k, v in strings.items()])]
-            ),
-            vi.VarFileInfo([vi.VarStruct("Translation", [0x0409, 1200])]),
-        ],
-    )
+    table = ",\n".join(f"          StringStruct({k!r}, {v!r})" for k, v in strings.items())
+    resource = f"""VSVersionInfo(
+  ffi=FixedFileInfo(
+    filevers={numbers},
+    prodvers={numbers},
+    mask=0x3f,
+    flags=0x0,
+    OS=0x40004,
+    fileType=0x1,
+    subtype=0x0,
+    date=(0, 0)
+  ),
+  kids=[
+    StringFileInfo([
+      StringTable('040904B0', [
+{table}
+      ])
+    ]),
+    VarFileInfo([VarStruct('Translation', [1033, 1200])])
+  ]
+)
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{program}-version.txt"
+    path.write_text(resource, encoding="utf-8")
+    return path
 
 
 def strip_symbols(folder: Path) -> tuple[int, int]:

@@ -16,6 +16,9 @@ APT_PACKAGES=(
   nftables iproute2                # blocking UDP between test network namespaces
   squid dante-server apache2-utils openssl   # real HTTP and SOCKS5 proxies for the proxy tests
   tesseract-ocr                    # reads the words in screenshots (the client's update banner test)
+  binutils                         # PyInstaller's ELF tools and strip (./scripts/build.sh)
+  nsis                             # makensis: the Windows installer script compiles here too
+  xinit systemd                    # the receiver appliance's unit, checked by systemd-analyze
 )
 
 missing=()
