@@ -5,10 +5,14 @@
 #   dist/montage-receiver/montage-receiver
 # The last line printed is JSON: the three paths and each folder's size in MB.
 # Reuses the work files in build/ when nothing changed (PyInstaller's own cache).
-# Sets up the virtualenv first, like the other scripts (the `build` extra is part of `dev`).
+# Sets up the virtualenv first, like the other scripts (the `build` extra is part of `dev`);
+# with PYTHON set (the hosted Windows/macOS workflow) it uses that Python as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-.venv/bin/python -m PyInstaller --noconfirm --log-level WARN \
+if [ -z "${PYTHON:-}" ]; then
+  ./scripts/setup.sh
+  PYTHON=.venv/bin/python
+fi
+"$PYTHON" -m PyInstaller --noconfirm --log-level WARN \
   --distpath dist --workpath build/pyinstaller pyinstaller.spec >&2
-exec .venv/bin/python -m installer.build_report dist
+exec "$PYTHON" -m installer.build_report dist
