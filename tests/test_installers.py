@@ -165,3 +165,24 @@ def test_frozen_qt_modules_are_the_ones_the_source_imports() -> None:
 )
 def test_which_qt_files_each_program_keeps(dest: str, app: str, kept: bool) -> None:
     assert freeze_rules.keep_qt_file(dest, app) is kept
+
+
+def test_hosted_workflow_runs_what_this_repository_has() -> None:
+    """The Windows/macOS workflow cannot run here; at least it names real things."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github/workflows/build.yml").read_text())
+    job = workflow["jobs"]["build"]
+    assert set(job["strategy"]["matrix"]["os"]) == {"windows-2022", "macos-14"}
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    for command in (
+        "./scripts/build.sh",
+        "python -m installer.smoke build.json",
+        "python -m installer.nsis client",
+        "python -m installer.nsis receiver",
+        "dmgbuild -s installer/macos/dmg_settings.py",
+    ):
+        assert command in runs
+    named = re.findall(r"tests/\S+\.py", runs)
+    assert len(named) > 10
+    assert [path for path in named if not (ROOT / path).is_file()] == []
