@@ -93,6 +93,9 @@ PLUGINS: dict[str, PluginRule] = {
         "dead keys and input methods when typing a name",
     ),
     "styles": PluginRule(None, "the native look on Windows and macOS"),
+    "permissions": PluginRule(
+        None, "macOS: Qt Multimedia's camera and microphone permission checks (a few KB)"
+    ),
 }
 # The camera/microphone lists (QMediaDevices) come from Qt's FFmpeg media
 # plugin. Only the client lists devices; the receiver plays sound through

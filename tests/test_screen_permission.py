@@ -9,6 +9,7 @@ opens, and the person reads what to do — in the window and on the command line
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -150,3 +151,60 @@ def test_share_does_not_start_without_the_permission(monkeypatch: pytest.MonkeyP
     asyncio.run(source.start())
     source.stop()
     assert grabbed and source.size == (64, 32)
+
+
+def test_the_window_says_what_to_do_and_the_room_sees_nothing(
+    qapp: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person presses Join on a Mac that withholds screen recording: the join
+    window shows the sentence, the pane is opened, no presenter reaches the room."""
+    from montage_client.settings import ClientSettings
+    from montage_client.ui.controller import ClientController
+    from montage_client.ui.join_window import JoinWindow
+    from montage_client.ui.sharing_bar import SharingBar
+    from montage_receiver.meeting import Meeting
+    from tests.test_client_gui import Person, drive, until
+
+    graphics, opener = FakeCoreGraphics(allowed=False), SettingsOpener()
+    import mss
+
+    class Desktop:
+        monitors: ClassVar = [{}, {"left": 0, "top": 0, "width": 64, "height": 32}]
+
+        def grab(self, monitor: dict[str, int]) -> Any:
+            raise AssertionError("captured without the permission")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(mss, "MSS", lambda *a, **k: Desktop())
+    monkeypatch.setattr(screen_permission.sys, "platform", "darwin")
+    monkeypatch.setattr(screen_permission, "core_graphics_access", graphics.access)
+    monkeypatch.setattr(screen_permission, "open_system_settings", opener)
+
+    async def scenario(meeting: Meeting, _person: Person) -> None:
+        join, bar = JoinWindow(), SharingBar()
+        controller = ClientController(
+            join,
+            bar,
+            ClientSettings.load(tmp_path / "mac.json"),
+            port=meeting.port,
+            grabber_factory=lambda n: ScreenGrabber(monitor=n),
+            monitor_lister=lambda: [],
+        )
+        join.show()
+        try:
+            join.meeting_edit.setText(str(meeting.meeting_id))
+            join.name_edit.setText("Ada")
+            join.join_button.click()
+            await until(lambda: "Screen Recording" in join.error_label.text(), "the sentence")
+            assert "quit Montage and open it again" in join.error_label.text()
+            assert join.join_button.isEnabled() and not bar.isVisible()
+            assert opener.opened == [SETTINGS_URL]
+            assert meeting.service.presenters == []
+        finally:
+            controller.close()
+            join.close()
+            bar.close()
+
+    drive(qapp, tmp_path, monkeypatch, scenario)
