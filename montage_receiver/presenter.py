@@ -63,6 +63,11 @@ class Presenter:
     joined_at: float = field(default_factory=time.monotonic)
     first_frame_at: float | None = None
     fps: FrameRate = field(default_factory=FrameRate)
+    # Frames that reached the glass, counted by whoever paints them (the
+    # window). None while nothing paints (headless): the stats then say
+    # "not known" rather than 0.
+    painted_fps: FrameRate | None = None
+    frames_painted: int = 0
     # Called with each decoded frame on arrival (the benchmark's probe reads
     # the timestamp strip here); must be quick, it runs on the event loop.
     on_frame: Callable[[Any], None] | None = None
@@ -100,12 +105,22 @@ class Presenter:
         if not microphone:
             self.audio_levels.clear()
 
+    def count_painted(self, now: float) -> None:
+        """A new frame of this presenter's screen was painted (called by the window)."""
+        if self.painted_fps is None:
+            self.painted_fps = FrameRate()
+        self.painted_fps.tick(now)
+        self.frames_painted += 1
+
     def snapshot(self, now: float) -> dict[str, Any]:
+        painted = self.painted_fps
         return {
             "id": self.id,
             "name": self.name,
             "frames": self.frames,
             "fps": round(self.fps.rate(now), 1),
+            "painted_fps": None if painted is None else round(painted.rate(now), 1),
+            "frames_painted": None if painted is None else self.frames_painted,
             "width": self.width,
             "height": self.height,
             "state": self.share_state,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -399,6 +400,7 @@ class _Tile(QWidget):
                 if self._image_seq != self._painted_seq:
                     self._painted_seq = self._image_seq
                     self.frames_painted += 1
+                    self.presenter.count_painted(time.monotonic())
             else:
                 painter.setPen(MUTED)
                 painter.setFont(_pixel_font(self.font(), round(self.height() * 0.04)))
