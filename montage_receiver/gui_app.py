@@ -74,6 +74,11 @@ def run_gui(
         window.mute_requested.connect(
             lambda pid, muted: asyncio.ensure_future(meeting.service.set_muted(pid, muted))
         )
+        window.view_changed.connect(
+            lambda pid, width, height: asyncio.ensure_future(
+                meeting.service.show_in(pid, width, height)
+            )
+        )
         quit_shortcut = QShortcut(QKeySequence("Ctrl+Q"), window)
         quit_shortcut.activated.connect(window.close)
         app.lastWindowClosed.connect(finished.set)

@@ -74,6 +74,7 @@ class PresenterSession:
         # A PIN attempt has started (PAKE received) and not yet been judged.
         self._attempt_open = False
         self._now = 0.0  # the latest time the adapter told us
+        self._view: tuple[int, int] | None = None  # the last `view` sent
 
     # Sessions are kept in a set by identity.
     __hash__ = object.__hash__
@@ -127,6 +128,24 @@ class PresenterSession:
         if not self.can_mute:
             return False
         self._outbox.append(m.Mute(device="microphone"))
+        return True
+
+    def show_in(self, width: int, height: int) -> bool:
+        """The room shows this share in a `width` × `height` box; True if the client is told.
+
+        Only clients with the `view` feature are told (others would treat the
+        message as fatal), only while sharing, and only when the box changed.
+        """
+        if self.state is not SessionState.SHARING or m.FEATURE_VIEW not in self.features:
+            return False
+        box = (
+            max(m.MIN_VIEW_SIDE, min(m.MAX_VIEW_SIDE, width)),
+            max(m.MIN_VIEW_SIDE, min(m.MAX_VIEW_SIDE, height)),
+        )
+        if box == self._view:
+            return False
+        self._view = box
+        self._outbox.append(m.View(width=box[0], height=box[1]))
         return True
 
     def stop_by_room(self) -> list[ReceiverEvent]:

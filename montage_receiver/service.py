@@ -305,6 +305,20 @@ class ReceiverService:
                 return True
         return False
 
+    async def show_in(self, presenter_id: int, width: int, height: int) -> bool:
+        """The wall shows this presenter in a `width` × `height` box (device pixels).
+
+        A client that understands it then sends its screen no larger than
+        that: four tiles decode four small pictures, not four full-size ones.
+        """
+        for conn in list(self._connections):
+            presenter = conn.presenter
+            if presenter is not None and presenter.id == presenter_id:
+                if conn.session.show_in(width, height):
+                    await conn.flush()
+                return True
+        return False
+
     async def close(self) -> None:
         """Close the meeting: every client is told, then everything stops."""
         for conn in list(self._connections):

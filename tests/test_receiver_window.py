@@ -16,7 +16,8 @@ from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from montage_receiver.presenter import Presenter, frame_mean_square
-from montage_receiver.ui.window import ReceiverWindow, fit_size, grid_rects
+from montage_receiver.ui import window as window_module
+from montage_receiver.ui.window import ReceiverWindow, fit_size, grid_rects, tile_layout
 
 GREEN = (30, 200, 90)
 MAGENTA = (210, 40, 190)
@@ -83,7 +84,7 @@ def test_a_new_meeting_id_replaces_the_shown_one(window: ReceiverWindow) -> None
     # A cloud receiver whose 6-digit meeting ended shows its local ID instead.
     window.set_meeting_id("033 839 8987")
     assert window.idle_page.id_label.text() == "033 839 8987"
-    assert window.strip_label.text() == "Meeting ID 033 839 8987 · PIN 1234"
+    assert window.join_text() == "Meeting ID 033 839 8987 · PIN 1234"
     assert window.idle_page.id_label.font().pixelSize() >= 0.1 * window.height()
 
 
@@ -96,7 +97,7 @@ def test_idle_screen_without_pin_has_no_pin_line(qtbot: QtBot) -> None:
     assert "987 654 3210" in texts
     assert "PIN" not in texts
     assert win.idle_page.pin_label is None
-    assert "PIN" not in win.strip_label.text()
+    assert "PIN" not in win.join_text()
     win.shutdown()
 
 
@@ -119,10 +120,12 @@ def test_grid_geometry(window: ReceiverWindow, qtbot: QtBot, count: int) -> None
         window.add_presenter(make_presenter(pid, f"P{pid}"))
     qtbot.wait(1)
     assert window.sharing_page.isVisible()
-    assert window.strip_label.isVisible()
-    assert window.strip_label.text() == "Meeting ID 123 456 7890 · PIN 1234"
+    assert window.join_card.isVisible()
+    assert window.join_card.text().endswith("Meeting ID 123 456 7890 · PIN 1234")
 
+    # The tiles share the whole window: no banner takes a strip off the top.
     area = window.grid.rect()
+    assert area == window.rect()
     rects = tile_rects(window)
     assert len(rects) == count
     for i, a in enumerate(rects):
@@ -239,7 +242,7 @@ def test_frames_arriving_during_a_conversion_are_skipped(
     # A burst of frames between two ticks: only the newest is converted.
     for _ in range(50):
         give_frame(presenter, make_frame(MAGENTA))
-    qtbot.waitUntil(lambda: window.tiles[0]._image_seq == presenter.seq)
+    qtbot.waitUntil(lambda: window.tiles[0].screen_picture.image_seq == presenter.seq)
     qtbot.wait(50)
     assert window.frames_painted(1) <= 2
 
@@ -273,19 +276,190 @@ def test_paused_overlay(window: ReceiverWindow, qtbot: QtBot) -> None:
     assert colour_near(window.grab().toImage(), probe, GREEN)
 
 
-def test_name_bar_shows_the_name(window: ReceiverWindow, qtbot: QtBot) -> None:
+def test_grid_captions_show_the_name_under_the_picture(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
     window.add_presenter(make_presenter(1, "Alice", GREEN))
+    window.add_presenter(make_presenter(2, "Bob", MAGENTA))
     qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
     tile = window.tiles[0]
+    picture, caption = tile.layout_rects()
+    assert caption is not None and not caption.intersects(picture)
+    assert caption.top() == picture.bottom() + 1  # right under the picture
     image = tile.grab().toImage()
-    bar_top = tile.height() - tile._name_bar_height()
-    bar = image.copy(QRect(0, bar_top, tile.width() // 3, tile._name_bar_height()))
-    # White text on the dark bar.
+    # White text on the dark caption, left of the buttons.
+    text = image.copy(QRect(caption.x(), caption.y(), caption.width() // 3, caption.height()))
     assert any(
-        bar.pixelColor(x, y).lightness() > 200
-        for y in range(bar.height())
-        for x in range(bar.width())
+        text.pixelColor(x, y).lightness() > 200
+        for y in range(text.height())
+        for x in range(text.width())
     )
+
+
+# -- nothing covers a picture ---------------------------------------------------
+
+
+@pytest.mark.parametrize("tile", [(1920, 1080), (960, 540), (640, 1080), (1280, 720), (301, 99)])
+@pytest.mark.parametrize("frame", [(1920, 1080), (1280, 1024), (1080, 1920), (902, 508), None])
+@pytest.mark.parametrize("reserve", [False, True])
+def test_tile_layout_keeps_the_caption_off_the_picture(
+    tile: tuple[int, int], frame: tuple[int, int] | None, reserve: bool
+) -> None:
+    picture, caption = tile_layout(tile[0], tile[1], frame, 40, reserve)
+    whole = QRect(0, 0, *tile)
+    assert whole.contains(picture)
+    if reserve:
+        assert caption is not None
+    if caption is not None:
+        assert whole.contains(caption) and not caption.intersects(picture)
+    if frame is not None:
+        # The frame's aspect, within rounding to even sides.
+        assert (
+            abs(picture.width() / picture.height() - frame[0] / frame[1]) < 0.03
+            or min(picture.width(), picture.height()) < 20
+        )
+        # As large as the box allows: it touches two opposite sides of it.
+        box_h = tile[1] - (40 if reserve else 0)
+        assert tile[0] - picture.width() <= 2 or box_h - picture.height() <= 2
+
+
+def test_tile_layout_shows_a_same_size_frame_one_to_one() -> None:
+    picture, caption = tile_layout(1920, 1080, (1920, 1080), 43, reserve=False)
+    assert picture == QRect(0, 0, 1920, 1080) and caption is None
+    # A 4:3 screen on a 16:9 wall: the name goes into the band under it? No
+    # band under a full-height picture; bands are at the sides.
+    picture, caption = tile_layout(1920, 1080, (1440, 1080), 43, reserve=False)
+    assert picture == QRect(240, 0, 1440, 1080) and caption is None
+    # A wide screen leaves a band below: the caption goes there.
+    picture, caption = tile_layout(1920, 1080, (1920, 800), 43, reserve=False)
+    assert caption is not None and caption.top() == picture.bottom() + 1
+
+
+def pattern_frame(width: int, height: int) -> Any:
+    """Fine detail (a checkerboard of 1-px cells in colour): any scaling would blur it."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    array = np.zeros((height, width, 3), np.uint8)
+    array[..., 0] = ((xx + yy) % 2) * 200 + 20
+    array[..., 1] = (xx * 255 // max(1, width - 1)).astype(np.uint8)
+    array[..., 2] = (yy * 255 // max(1, height - 1)).astype(np.uint8)
+    return av.VideoFrame.from_ndarray(array, format="rgb24").reformat(format="yuv420p")
+
+
+def qimage_rgb(image: QImage) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), np.uint8)  # type: ignore[call-overload]
+    rows = data.reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def test_lone_presenter_of_the_window_size_is_shown_pixel_for_pixel(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    frame = pattern_frame(window.width(), window.height())
+    presenter = make_presenter(1, "Alice")
+    give_frame(presenter, frame)
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    tile = window.tiles[0]
+    assert tile.geometry() == window.rect()
+    assert tile.picture_rect() == window.rect()
+    # The join details float for a while; the picture itself is exact.
+    window.join_card.hide()
+    shown = qimage_rgb(window.grab().toImage())
+    expected = frame.to_ndarray(format="rgb24")
+    assert shown.shape == expected.shape
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2
+    # Nothing else on the picture: no Stop button while nobody moves the pointer.
+    assert not tile.stop_button.isVisible() and not tile.mute_button.isVisible()
+
+
+def test_join_card_floats_over_a_full_screen_picture_then_fades(
+    window: ReceiverWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(window_module, "JOIN_CARD_SECONDS", 0.2)
+    monkeypatch.setattr(window_module, "FADE_MS", 100)
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    card = window.join_card
+    assert card.isVisible() and card.floating
+    assert "Alice" in card.text() and "Meeting ID 123 456 7890 · PIN 1234" in card.text()
+    qtbot.waitUntil(lambda: not card.isVisible(), timeout=3000)
+
+    # Someone else joins: two side by side leave free bands; the card sits in one for good.
+    window.add_presenter(make_presenter(2, "Bob", MAGENTA))
+    assert card.isVisible() and not card.floating
+    assert card.text() == "Meeting ID 123 456 7890 · PIN 1234"
+    assert not any(card.geometry().intersects(rect) for rect in window.grid.occupied())
+    qtbot.wait(500)
+    assert card.isVisible()
+
+    # Four: no free band, so it floats again after the join, then fades.
+    window.add_presenter(make_presenter(3, "Cy", GREEN))
+    window.add_presenter(make_presenter(4, "Di", GREEN))
+    assert card.isVisible() and card.floating
+    qtbot.waitUntil(lambda: not card.isVisible(), timeout=3000)
+
+
+def test_four_tiles_keep_names_and_buttons_off_every_picture(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    for pid in range(1, 5):
+        window.add_presenter(make_presenter(pid, f"P{pid}", GREEN))
+    qtbot.waitUntil(lambda: all(window.frames_painted(pid) > 0 for pid in range(1, 5)))
+    pictures = [t.picture_rect().translated(t.pos()) for t in window.tiles]
+    for tile in window.tiles:
+        caption = tile.caption_rect()
+        assert caption is not None
+        assert tile.stop_button.isVisible()
+        for button in (tile.stop_button, tile.mute_button):
+            placed = button.geometry().translated(tile.pos())
+            assert caption.translated(tile.pos()).contains(placed)
+        for picture in pictures:
+            assert not caption.translated(tile.pos()).intersects(picture)
+            assert not tile.stop_button.geometry().translated(tile.pos()).intersects(picture)
+        # Every picture is all green: nothing drawn over it.
+        image = window.grab(tile.geometry()).toImage()
+        picture = tile.picture_rect()
+        for point in (picture.topLeft(), picture.bottomRight(), picture.center()):
+            assert colour_near(image, point, GREEN), point
+
+
+def test_pointer_brings_a_lone_presenters_controls_beside_the_picture(
+    window: ReceiverWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(window_module, "CONTROLS_SECONDS", 0.3)
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    tile = window.tiles[0]
+    assert tile.picture_rect() == tile.rect() and not tile.stop_button.isVisible()
+    qtbot.mouseMove(tile, tile.rect().center())
+    qtbot.mouseMove(tile, tile.rect().center() + QPoint(5, 5))
+    qtbot.waitUntil(lambda: tile.stop_button.isVisible(), timeout=2000)
+    # The picture made room: the button is under it, not on it.
+    assert not tile.stop_button.geometry().intersects(tile.picture_rect())
+    # Clicking it still works.
+    with qtbot.waitSignal(window.stop_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(tile.stop_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [1]
+    qtbot.mouseMove(tile, QPoint(5, 5))  # off the button, then rest
+    qtbot.waitUntil(lambda: not tile.stop_button.isVisible(), timeout=3000)
+    assert tile.picture_rect() == tile.rect()
+
+
+def test_each_presenter_is_told_the_box_it_is_shown_in(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    views: dict[int, tuple[int, int]] = {}
+    window.view_changed.connect(lambda pid, w, h: views.__setitem__(pid, (w, h)))
+    ratio = window.devicePixelRatioF()
+    full = (round(window.width() * ratio), round(window.height() * ratio))
+    window.add_presenter(make_presenter(1, "Alice", GREEN))
+    qtbot.waitUntil(lambda: views.get(1) == full)
+    window.add_presenter(make_presenter(2, "Bob", GREEN))
+    caption = window.tiles[0].caption_height
+    half = (round(window.width() / 2 * ratio), round((window.height() - caption) * ratio))
+    qtbot.waitUntil(lambda: views.get(1) == half and views.get(2) == half)
+    # Bob leaves: Alice is alone again and gets the whole wall back.
+    window.remove_presenter(2)
+    qtbot.waitUntil(lambda: views.get(1) == full)
 
 
 # -- camera and microphone -------------------------------------------------------
@@ -318,9 +492,12 @@ def test_camera_is_an_inset_that_goes_when_switched_off(
     qtbot.waitUntil(lambda: tile.camera_frames_painted > 0 and window.frames_painted(1) > 0)
     inset = tile.camera_rect()
     assert inset is not None
-    # Bottom-right corner, above the name bar, a quarter of the width, camera's aspect.
-    assert inset.right() > tile.width() * 0.9 and inset.bottom() < tile.height() * 0.95
-    assert abs(inset.width() - tile.width() * 0.26) <= 2
+    # The picture's bottom-right corner, a quarter of its width, the camera's aspect.
+    picture = tile.picture_rect()
+    assert picture.contains(inset)
+    assert inset.right() > picture.right() - picture.width() * 0.05
+    assert inset.bottom() > picture.bottom() - picture.height() * 0.05
+    assert abs(inset.width() - picture.width() * 0.26) <= 2
     assert abs(inset.width() / inset.height() - 320 / 240) < 0.05
     image = tile.grab().toImage()
     assert red_share(image, inset) > 0.95
@@ -336,17 +513,27 @@ def test_camera_is_an_inset_that_goes_when_switched_off(
 def test_muted_mark_and_mute_button(window: ReceiverWindow, qtbot: QtBot) -> None:
     presenter = make_presenter(4, "Alice", GREEN)
     window.add_presenter(presenter)
+    window.add_presenter(make_presenter(5, "Bob", GREEN))  # a grid: captions under pictures
     tile = window.tiles[0]
     # No microphone: the mark shows, and there is nothing to mute.
     assert tile.shows_muted_mark and not tile.mute_button.isVisible()
-    bar = QRect(0, tile.height() - tile._name_bar_height(), tile.width(), tile._name_bar_height())
-    marked = tile.grab().toImage().copy(bar.adjusted(bar.width() - bar.height() * 2, 0, 0, 0))
+    caption = tile.caption_rect()
+    assert caption is not None
+    # The mark sits just left of the buttons.
+    mark_area = QRect(
+        tile.stop_button.x() - caption.height() * 3,
+        caption.y(),
+        caption.height() * 3,
+        caption.height(),
+    )
+    marked = tile.grab().toImage().copy(mark_area)
 
     presenter.set_media_state(camera=False, microphone=True)
     window.update_presenter(presenter)
     assert not tile.shows_muted_mark
     assert tile.mute_button.isVisible() and tile.mute_button.text() == "Mute"
-    clean = tile.grab().toImage().copy(bar.adjusted(bar.width() - bar.height() * 2, 0, 0, 0))
+    assert caption.contains(tile.mute_button.geometry())
+    clean = tile.grab().toImage().copy(mark_area)
 
     # The red stroke of the mark is in the first picture only.
     def reds(image: QImage) -> int:

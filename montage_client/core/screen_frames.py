@@ -58,9 +58,12 @@ class Grabber(Protocol):
     def close(self) -> None: ...
 
 
-def fit_size(width: int, height: int) -> tuple[int, int]:
-    """Largest even size within 1920×1080 keeping the aspect ratio."""
-    scale = min(1.0, MAX_WIDTH / width, MAX_HEIGHT / height)
+def fit_size(width: int, height: int, view: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Largest even size within 1920×1080 (and within `view`) keeping the aspect ratio."""
+    box_w, box_h = MAX_WIDTH, MAX_HEIGHT
+    if view is not None:
+        box_w, box_h = min(box_w, view[0]), min(box_h, view[1])
+    scale = min(1.0, box_w / width, box_h / height)
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
@@ -69,7 +72,22 @@ class ScreenFrames:
         self.grabber = grabber
         self.pacer = pacer
         self.checks = 0  # full grabs compared (for tests and diagnostics)
+        # The box the receiver shows this screen in (None: not said, full size).
+        self.view: tuple[int, int] | None = None
         self.reset()
+
+    def set_view(self, view: tuple[int, int] | None, now: float) -> None:
+        """Send no larger than `view` from now on; the next frame goes out promptly."""
+        if view == self.view:
+            return
+        self.view = view
+        # Another output size: the kept YUV picture no longer fits, and the
+        # new size should reach the wall without waiting for the screen to change.
+        self._yuv = None
+        self._frame = None
+        if self._canvas is not None:
+            self._dirty = (0, self._canvas.shape[0])
+            self.pacer.observe(1.0, now)
 
     def reset(self) -> None:
         """Start afresh (another monitor, another size)."""
@@ -155,12 +173,14 @@ class ScreenFrames:
         canvas = self._canvas
         assert canvas is not None
         height, width = canvas.shape[:2]
-        out_w, out_h = fit_size(width, height)
+        out_w, out_h = fit_size(width, height, self.view)
         if (out_w, out_h) != (width, height):
             # Scaled: swscale converts and scales the whole picture in one pass.
+            # Its area filter averages every source pixel, so thin text lines
+            # survive a reduction instead of flickering in and out.
             frame = VideoFrame.from_numpy_buffer(canvas, format="bgra")
             self._dirty = None
-            return frame.reformat(width=out_w, height=out_h, format="yuv420p")
+            return frame.reformat(width=out_w, height=out_h, format="yuv420p", interpolation="AREA")
         top, bottom = self._dirty or (0, 0)
         top, bottom = top // 2 * 2, min(height, (bottom + 1) // 2 * 2)
         if self._yuv is None:

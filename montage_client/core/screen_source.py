@@ -127,6 +127,7 @@ class ScreenSource:
         self._running = False
         self._paused = threading.Event()
         self._pending_monitor: int | None = None
+        self._pending_view: tuple[int, int] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -171,6 +172,14 @@ class ScreenSource:
         """Switch monitors live; takes effect at the next capture."""
         self._pending_monitor = index
 
+    def show_in(self, width: int, height: int) -> None:
+        """The receiver shows this screen in a `width` × `height` box: send no larger.
+
+        Takes effect at the next capture; a box as large as the screen (a
+        lone presenter) gives the full size back.
+        """
+        self._pending_view = (width, height)
+
     @property
     def size(self) -> tuple[int, int]:
         frame = self._frame
@@ -204,6 +213,9 @@ class ScreenSource:
                         self.frames.reset()
                     except InvalidInput as exc:
                         logger.warning("cannot switch monitor: %s", exc)
+                if self._pending_view is not None:
+                    view, self._pending_view = self._pending_view, None
+                    self.frames.set_view(view, time.monotonic())
                 if self._pending_quality is not None:
                     # Applied here so the pacer is only ever touched by this thread.
                     quality, self._pending_quality = self._pending_quality, None

@@ -33,6 +33,7 @@ from montage_core.protocol.events import (
     MuteRequested,
     PinNeeded,
     SessionEnded,
+    ViewRequested,
     Welcomed,
 )
 from montage_core.protocol.meeting_id import CloudMeetingId, MeetingId
@@ -329,6 +330,8 @@ class ShareClient:
                                 # tells the receiver the microphone is off.
                                 self.media.turn_off(DeviceKind.MICROPHONE)
                                 self._on_update(Notice(ROOM_MUTED))
+                        elif isinstance(event, ViewRequested):
+                            self.source.show_in(event.width, event.height)
                         elif isinstance(event, SessionEnded):
                             if event.error is not None:
                                 raise event.error

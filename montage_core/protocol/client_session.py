@@ -28,6 +28,7 @@ from .events import (
     MuteRequested,
     PinNeeded,
     SessionEnded,
+    ViewRequested,
     Welcomed,
 )
 from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, valid_pin
@@ -35,7 +36,7 @@ from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, valid_pin
 logger = logging.getLogger(__name__)
 
 # What this client understands beyond the base protocol (see messages.FEATURE_*).
-CLIENT_FEATURES = (m.FEATURE_MUTE,)
+CLIENT_FEATURES = (m.FEATURE_MUTE, m.FEATURE_VIEW)
 
 
 class ClientState(enum.Enum):
@@ -183,6 +184,8 @@ class ClientSession:
             return self._on_answer(message)
         if isinstance(message, m.Mute) and self.state is ClientState.SHARING:
             return [MuteRequested(message.device)]
+        if isinstance(message, m.View) and self.state is ClientState.SHARING:
+            return [ViewRequested(message.width, message.height)]
         return self._fail(ProtocolViolation(f"The receiver sent {message.TYPE!r} out of turn."))
 
     def _on_welcome(self, welcome: m.Welcome) -> list[ClientEvent]:

@@ -37,6 +37,14 @@ class MuteRequested:
 
 
 @dataclass(frozen=True)
+class ViewRequested:
+    """The room shows this share in a `width` × `height` box: send no larger."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class SessionEnded:
     """The session is over. `error` is None when this side asked to stop."""
 
@@ -80,5 +88,5 @@ class PinFailed:
     locked_for: float | None
 
 
-ClientEvent = Welcomed | PinNeeded | AnswerReceived | MuteRequested | SessionEnded
+ClientEvent = Welcomed | PinNeeded | AnswerReceived | MuteRequested | ViewRequested | SessionEnded
 ReceiverEvent = OfferVerified | PresenterJoined | ShareStateChanged | PresenterLeft | PinFailed

@@ -28,8 +28,13 @@ MAX_TEXT_CHARS = 500
 # Optional abilities a client announces in `hello`; the receiver sends the
 # messages that belong to one only to clients that named it.
 FEATURE_MUTE = "mute"  # the client obeys `mute` (the room turns its microphone off)
+FEATURE_VIEW = "view"  # the client sends no larger than the `view` the room shows it in
 MAX_FEATURES = 16
 MAX_FEATURE_CHARS = 32
+# A `view` smaller than this is not a picture anyone can see; larger than the
+# biggest frame the protocol allows is meaningless.
+MIN_VIEW_SIDE = 16
+MAX_VIEW_SIDE = 16384
 
 
 class ErrorCode(enum.StrEnum):
@@ -276,6 +281,35 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class View:
+    """Receiver → client: the room shows this share in a box of `width` × `height` pixels.
+
+    Frames larger than the box are scaled down on the wall anyway, so the
+    client sends its screen fitted into it (aspect kept, never enlarged).
+    Sent only to clients whose `hello` listed the `view` feature, and again
+    whenever the box changes (someone joins or leaves, the window resizes).
+    """
+
+    TYPE: ClassVar[str] = "view"
+    width: int
+    height: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "width": self.width, "height": self.height}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> View:
+        width, height = _field(d, "width", int), _field(d, "height", int)
+        if not (
+            MIN_VIEW_SIDE <= width <= MAX_VIEW_SIDE and MIN_VIEW_SIDE <= height <= MAX_VIEW_SIDE
+        ):
+            raise MalformedMessage(
+                f"view size must be {MIN_VIEW_SIDE} to {MAX_VIEW_SIDE} pixels a side"
+            )
+        return cls(width=width, height=height)
+
+
+@dataclass(frozen=True)
 class Stop:
     """Receiver → client: the room stopped this share."""
 
@@ -347,10 +381,10 @@ class Error:
         )
 
 
-Message = Hello | Welcome | Pake | Offer | Answer | ShareState | Mute | Stop | Bye | Error
+Message = Hello | Welcome | Pake | Offer | Answer | ShareState | Mute | View | Stop | Bye | Error
 _TYPES: dict[str, Any] = {
     cls.TYPE: cls
-    for cls in (Hello, Welcome, Pake, Offer, Answer, ShareState, Mute, Stop, Bye, Error)
+    for cls in (Hello, Welcome, Pake, Offer, Answer, ShareState, Mute, View, Stop, Bye, Error)
 }
 
 
