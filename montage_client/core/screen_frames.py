@@ -76,6 +76,16 @@ class ScreenFrames:
         self.view: tuple[int, int] | None = None
         self.reset()
 
+    def reset(self) -> None:
+        """Start afresh (another monitor, another size)."""
+        self._canvas: Bgra | None = None
+        self._probe: list[Bgra] = []
+        self._yuv: np.ndarray[Any, np.dtype[np.uint8]] | None = None
+        self._dirty: tuple[int, int] | None = None
+        self._frame: VideoFrame | None = None
+        self._next_check = 0.0
+        self._checked_at = float("-inf")
+
     def set_view(self, view: tuple[int, int] | None, now: float) -> None:
         """Send no larger than `view` from now on; the next frame goes out promptly."""
         if view == self.view:
@@ -88,16 +98,6 @@ class ScreenFrames:
         if self._canvas is not None:
             self._dirty = (0, self._canvas.shape[0])
             self.pacer.observe(1.0, now)
-
-    def reset(self) -> None:
-        """Start afresh (another monitor, another size)."""
-        self._canvas: Bgra | None = None
-        self._probe: list[Bgra] = []
-        self._yuv: np.ndarray[Any, np.dtype[np.uint8]] | None = None
-        self._dirty: tuple[int, int] | None = None
-        self._frame: VideoFrame | None = None
-        self._next_check = 0.0
-        self._checked_at = float("-inf")
 
     def tick(self, now: float) -> tuple[VideoFrame, bool] | None:
         """The frame to send now and whether to send it whole (a keyframe), or None."""
