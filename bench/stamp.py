@@ -1,7 +1,9 @@
 """The timestamp strip: paint it into a frame and read it back, at any scale.
 
 The screen workload (`bench.workload`) paints, in the top-left corner of the
-shared screen, the wall-clock time of each paint in milliseconds modulo 2**32.
+shared screen and again in the bottom-right corner (so a receiver that covers
+or crops an edge of the picture is caught), the wall-clock time of each paint
+in milliseconds modulo 2**32.
 Whoever receives the shared frames reads the stamp and subtracts it from the
 current time (`latency_ms`) to get glass-to-glass latency on one machine.
 
@@ -16,6 +18,8 @@ square cells of CELL px, white = 1 and black = 0, first the GUARD pattern
 `decode_stamp` reads a frame at the shared resolution. `find_stamps` finds
 every strip in a picture at any position and at scales from 1 down to about
 1/4, e.g. in a screenshot of a receiver showing several presenters in a grid.
+`find_stamp_in_corners` reads the two corner strips of a screenshot of a
+receiver as the reference workload's function of that name does.
 Only numpy is needed here; Qt is not.
 """
 
@@ -36,9 +40,11 @@ __all__ = [
     "decode_stamp",
     "encode_cells",
     "find_stamp",
+    "find_stamp_in_corners",
     "find_stamps",
     "latency_ms",
     "now_ms",
+    "paint_corner_strips",
     "paint_strip",
 ]
 
@@ -48,6 +54,9 @@ GUARD = (1, 0, 1, 1, 0, 1, 0, 0)  # fixed pattern before the payload
 STRIP_CELLS = len(GUARD) + BITS  # 40 cells: a 640 x 16 px strip
 
 _STAMP_MASK = (1 << BITS) - 1
+# With `near_ms`, a stamp this far before it (or this far after) is a misread.
+_PLAUSIBLE_AGE_MS = 60_000
+_PLAUSIBLE_AHEAD_MS = 1_000
 
 Frame = npt.NDArray[np.uint8]
 
@@ -113,6 +122,18 @@ def paint_strip(frame: Frame, stamp: int, x0: int = 0, y0: int = 0) -> None:
         frame[y0 : y0 + CELL, x0 : x0 + STRIP_CELLS * CELL, 3] = 255
 
 
+def strip_corners(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where the workload paints its two strips in a `width` × `height` screen (x, y)."""
+    return (0, 0), (width - STRIP_CELLS * CELL, height - CELL)
+
+
+def paint_corner_strips(frame: Frame, stamp: int) -> None:
+    """Paint the strip in the top-left and the bottom-right corners of `frame`, in place."""
+    height, width = frame.shape[:2]
+    for x0, y0 in strip_corners(width, height):
+        paint_strip(frame, stamp, x0, y0)
+
+
 def _bits_to_stamp(bits: npt.NDArray[np.bool_]) -> int:
     value = 0
     for bit in bits.tolist():
@@ -135,6 +156,31 @@ def decode_stamp(rgb: Frame, x0: int = 0, y0: int = 0) -> int | None:
     if tuple(bits[: len(GUARD)].tolist()) != GUARD:
         return None
     return _bits_to_stamp(bits[len(GUARD) :])
+
+
+def _plausible(stamp: int, near_ms: int | None) -> bool:
+    if near_ms is None:
+        return True
+    age = latency_ms(stamp, near_ms)
+    return age <= _PLAUSIBLE_AGE_MS or age >= (1 << BITS) - _PLAUSIBLE_AHEAD_MS
+
+
+def find_stamp_in_corners(rgb: Frame, near_ms: int | None = None) -> tuple[int | None, int | None]:
+    """The stamps in the top-left and bottom-right bands of a picture (None where unreadable).
+
+    The bands are the top and bottom eighth of the picture, the left and the
+    right half, as in the reference workload: a screenshot of a receiver
+    showing one presenter has each corner strip in its band unless something
+    covers, crops or shrinks the picture past it. With `near_ms` (usually
+    `now_ms()`) only a stamp from the minute before it (or 1 s after) counts.
+    """
+    height, width = rgb.shape[:2]
+    bands = (rgb[: height // 8, : width // 2], rgb[height - height // 8 :, width // 2 :])
+    found: list[int | None] = []
+    for band in bands:
+        stamps = [s.stamp for s in find_stamps(band) if _plausible(s.stamp, near_ms)]
+        found.append(stamps[0] if stamps else None)
+    return found[0], found[1]
 
 
 def find_stamp(rgb: Frame) -> int | None:

@@ -4,8 +4,9 @@ Run it on the display being shared (an Xvfb screen in the benchmark)::
 
     DISPLAY=:99 python -m bench.workload --scene video --fps 60
 
-Each paint draws the scene and then, in the top-left corner, the strip of
-`bench.stamp` holding the wall-clock time of that paint. A receiver's frames
+Each paint draws the scene and then, in the top-left corner and again in the
+bottom-right corner, the strip of `bench.stamp` holding the wall-clock time of
+that paint (the second catches a receiver that covers or crops an edge). A receiver's frames
 are read with `bench.stamp.decode_stamp` / `find_stamps`; latency is now minus
 the stamp. The strip is the same as the reference workload's
 (``../shared/bench/workload.py``), so either workload works with either reader.
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.stamp import CELL, encode_cells, now_ms
+from bench.stamp import CELL, encode_cells, now_ms, strip_corners
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,7 +110,7 @@ class Scene:
             self._scroll(painter, height, t)
         elif self.name == "video":
             self._video(painter, width, height, t)
-        paint_strip(painter, now_ms())
+        paint_strip(painter, now_ms(), width, height)
 
     def _slides(self, painter: QPainter, width: int, height: int, t: float) -> None:
         from PySide6.QtCore import QRect
@@ -170,13 +171,15 @@ class Scene:
         return noise
 
 
-def paint_strip(painter: QPainter, stamp: int) -> None:
-    """Paint the timestamp strip for `stamp` at the top-left corner."""
+def paint_strip(painter: QPainter, stamp: int, width: int, height: int) -> None:
+    """Paint the timestamp strip for `stamp` in the top-left and bottom-right corners."""
     from PySide6.QtGui import QColor
 
     white, black = QColor(255, 255, 255), QColor(0, 0, 0)
-    for i, bit in enumerate(encode_cells(stamp)):
-        painter.fillRect(i * CELL, 0, CELL, CELL, white if bit else black)
+    cells = encode_cells(stamp)
+    for x0, y0 in strip_corners(width, height):
+        for i, bit in enumerate(cells):
+            painter.fillRect(x0 + i * CELL, y0, CELL, CELL, white if bit else black)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,9 +18,11 @@ from bench.stamp import (
     decode_stamp,
     encode_cells,
     find_stamp,
+    find_stamp_in_corners,
     find_stamps,
     latency_ms,
     now_ms,
+    paint_corner_strips,
     paint_strip,
 )
 
@@ -295,14 +297,38 @@ def render_scene(name: str, t: float, size: tuple[int, int] = (1920, 1080)) -> F
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["static", "slides", "scroll", "video"])
-def test_workload_scenes_show_exactly_one_readable_strip(qapp: object, name: str) -> None:
+def test_workload_scenes_show_two_readable_corner_strips(qapp: object, name: str) -> None:
     # Text and noise in the scenes must not read as strips at any scale, and
-    # the strip must read over whatever scrolls beneath it.
+    # the strips must read over whatever scrolls beneath them.
     for t in np.linspace(0.0, 9.0, 8):
         frame = render_scene(name, float(t))[..., :3]
         stamp = decode_stamp(frame)
         assert stamp is not None
         assert latency_ms(stamp) < 5000
+        assert decode_stamp(frame, 1920 - STRIP_CELLS * CELL, 1080 - CELL) == stamp
+        assert find_stamp_in_corners(frame, now_ms()) == (stamp, stamp)
         for scale in (1.0, 0.75, 0.5, 0.3):
             picture = resize_area(frame, scale) if scale != 1.0 else frame
-            assert [f.stamp for f in find_stamps(picture)] == [stamp], (name, t, scale)
+            assert [f.stamp for f in find_stamps(picture)] == [stamp, stamp], (name, t, scale)
+
+
+def test_corner_strips_are_found_in_their_corners_only() -> None:
+    stamp = now_ms()
+    frame = screen(1280, 720)
+    paint_corner_strips(frame, stamp)
+    assert decode_stamp(frame, 1280 - STRIP_CELLS * CELL, 720 - CELL) == stamp
+    assert find_stamp_in_corners(frame, now_ms()) == (stamp, stamp)
+    # Shown smaller inside a bigger picture (a receiver's screenshot).
+    wall = screen(1920, 1080, (0, 0, 0))
+    wall[60:1020, 107:1813] = resize_nearest(frame, 960 / 720)[:960, :1706]
+    assert find_stamp_in_corners(wall, now_ms()) == (stamp, stamp)
+    # A bar over the bottom of the picture hides the second strip.
+    covered = frame.copy()
+    covered[720 - 40 :, :] = (30, 30, 30)
+    assert find_stamp_in_corners(covered) == (stamp, None)
+    # Cropped at the right edge: unreadable there too.
+    wide = screen(1920, 1080)
+    paint_corner_strips(wide, stamp)
+    assert find_stamp_in_corners(wide[:, :1800]) == (stamp, None)
+    # A stamp from an hour before `near_ms` is a misread, not a latency.
+    assert find_stamp_in_corners(frame, (stamp + 3_600_000) & 0xFFFFFFFF) == (None, None)
