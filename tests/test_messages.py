@@ -32,6 +32,8 @@ ALL_MESSAGES: list[m.Message] = [
     m.ShareState(state="sharing", width=640, height=360, camera=True, microphone=False),
     m.ShareState(state="paused", width=640, height=360, camera=False, microphone=True),
     m.Mute(),
+    m.View(width=960, height=508),
+    m.View(width=m.MIN_VIEW_SIDE, height=m.MAX_VIEW_SIDE),
     m.Stop(),
     m.Stop(reason="other"),
     m.Bye(reason="stopped"),
@@ -78,6 +80,7 @@ def test_every_message_class_is_covered() -> None:
         m.Answer,
         m.ShareState,
         m.Mute,
+        m.View,
         m.Stop,
         m.Bye,
         m.Error,
@@ -226,6 +229,7 @@ GOOD: dict[str, dict[str, Any]] = {
     "answer": {"type": "answer", "sdp": SDP, "confirm": "AAEC"},
     "share": {"type": "share", "state": "sharing", "width": 10, "height": 20},
     "mute": {"type": "mute", "device": "microphone"},
+    "view": {"type": "view", "width": 960, "height": 540},
     "stop": {"type": "stop", "reason": "room"},
     "bye": {"type": "bye", "reason": "x"},
     "error": {"type": "error", "code": "full", "message": "m", "fatal": True},
@@ -276,6 +280,9 @@ WRONG_TYPES: list[tuple[str, str, Any]] = [
     ("hello", "features", "mute"),
     ("hello", "features", {"mute": True}),
     ("mute", "device", 1),
+    ("view", "width", 960.0),
+    ("view", "height", "540"),
+    ("view", "width", True),
     ("stop", "reason", 0),
     ("bye", "reason", False),
     ("error", "code", 3),
@@ -486,3 +493,19 @@ def test_unknown_features_are_kept_and_ignored() -> None:
 def test_mute_of_anything_but_the_microphone_is_refused(device: str) -> None:
     reason = assert_malformed(dumps({"type": "mute", "device": device}))
     assert "cannot mute" in reason and len(reason) < 100
+
+
+# -- view (the box a share is shown in) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(0, 540), (960, 0), (-1, 540), (m.MIN_VIEW_SIDE - 1, 540), (960, m.MAX_VIEW_SIDE + 1)],
+)
+def test_view_outside_the_sizes_a_screen_can_have_is_refused(width: int, height: int) -> None:
+    reason = assert_malformed(dumps({"type": "view", "width": width, "height": height}))
+    assert "view size" in reason
+
+
+def test_view_on_the_wire() -> None:
+    assert wire(m.View(width=960, height=508)) == {"type": "view", "width": 960, "height": 508}

@@ -133,3 +133,28 @@ def test_a_settled_large_change_is_refreshed_once() -> None:
             refreshes.append(3.0 + i / 30)
     assert len(refreshes) == 1
     assert 3.35 <= refreshes[0] <= 3.6  # shortly after the change settled
+
+
+def test_the_receivers_box_sets_the_size_sent_even_on_a_still_screen() -> None:
+    screen = PaintedScreen(1920, 1080)
+    frames = ScreenFrames(screen, ChangePacer(Quality.AUTO, 30))
+    ticks(frames, 0.0, 3.0)  # settle: nothing changes from here on
+    frames.set_view((960, 508), 3.0)
+    outgoing = frames.tick(3.0)  # sent at once, not at the next keep-alive
+    assert outgoing is not None
+    small = outgoing[0]
+    assert (small.width, small.height) == (902, 508)  # the screen's aspect, within the box
+    # The whole picture, scaled (not a stale band of the full-size one).
+    expected = (
+        VideoFrame.from_ndarray(np.ascontiguousarray(screen.pixels), format="bgra")
+        .reformat(width=902, height=508, format="yuv420p", interpolation="AREA")
+        .to_ndarray()
+        .astype(np.int16)
+    )
+    assert np.max(np.abs(sent_yuv(small) - expected)) == 0
+    # A box larger than the screen never enlarges it: the full size comes back.
+    frames.set_view((3840, 2160), 4.0)
+    outgoing = frames.tick(4.0)
+    assert outgoing is not None
+    assert (outgoing[0].width, outgoing[0].height) == (1920, 1080)
+    assert np.max(np.abs(sent_yuv(outgoing[0]) - full_yuv(screen.pixels))) == 0

@@ -37,6 +37,7 @@ from montage_core.protocol.events import (
     PresenterLeft,
     SessionEnded,
     ShareStateChanged,
+    ViewRequested,
     Welcomed,
 )
 from montage_core.protocol.pin_auth import PinExchange, dtls_fingerprints
@@ -750,7 +751,7 @@ def client_in(state: ClientState, room: Room, clock: Clock) -> Link:
 
 CLIENT_OUT_OF_TURN: list[tuple[ClientState, Callable[[], m.Message]]] = [
     *[(ClientState.HELLO_SENT, f) for f in (_pake, lambda: ANSWER, lambda: HELLO, m.Mute)],
-    *[(ClientState.OFFER_SENT, f) for f in (m.Mute,)],
+    *[(ClientState.OFFER_SENT, f) for f in (m.Mute, lambda: m.View(960, 540))],
     *[(ClientState.NEED_PIN, f) for f in (lambda: WELCOME, _pake, lambda: ANSWER, lambda: OFFER)],
     *[(ClientState.PAKE_SENT, f) for f in (lambda: WELCOME, lambda: ANSWER, lambda: SHARE)],
     *[(ClientState.KEYED, f) for f in (lambda: WELCOME, _pake, lambda: ANSWER)],
@@ -1180,8 +1181,8 @@ def test_client_announces_what_it_understands(room: Room, clock: Clock) -> None:
     link = Link(room, clock)
     link.greet()
     hello = link.to_receiver[0]
-    assert isinstance(hello, m.Hello) and hello.features == (m.FEATURE_MUTE,)
-    assert link.receiver.features == (m.FEATURE_MUTE,)
+    assert isinstance(hello, m.Hello) and hello.features == (m.FEATURE_MUTE, m.FEATURE_VIEW)
+    assert link.receiver.features == (m.FEATURE_MUTE, m.FEATURE_VIEW)
 
 
 def test_camera_and_microphone_state_reaches_the_receiver(room: Room, clock: Clock) -> None:
@@ -1234,4 +1235,51 @@ def test_mute_before_sharing_does_nothing(room: Room, clock: Clock) -> None:
     link = Link(room, clock)
     link.greet()
     assert link.receiver.mute_by_room() is False
+    assert link.receiver.messages_to_send() == []
+
+
+# -- the box the room shows a share in ---------------------------------------------------------
+def test_room_tells_the_presenter_its_box_once_per_change(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.join()
+    assert link.receiver.show_in(960, 508) is True
+    c_events, _ = link.pump()
+    assert c_events == [ViewRequested(960, 508)]
+    # The same box again (a repaint, a relayout that moved nothing): nothing sent.
+    assert link.receiver.show_in(960, 508) is False
+    assert link.receiver.messages_to_send() == []
+    # Alone again: the whole wall.
+    assert link.receiver.show_in(1920, 1080) is True
+    c_events, _ = link.pump()
+    assert c_events == [ViewRequested(1920, 1080)]
+    assert link.client.state is ClientState.SHARING
+
+
+def test_box_is_kept_within_what_the_wire_allows(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.join()
+    assert link.receiver.show_in(2, 40000) is True
+    c_events, _ = link.pump()
+    assert c_events == [ViewRequested(m.MIN_VIEW_SIDE, m.MAX_VIEW_SIDE)]
+
+
+def test_older_client_is_not_told_its_box(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.client.start()
+    link.client.messages_to_send()  # drop the real hello: this client is older
+    link.deliver_to_receiver(m.Hello(name="Old", features=(m.FEATURE_MUTE,)))
+    link.pump()
+    link.client.set_offer(SDP_C)
+    link.pump()
+    link.try_pin(PIN)
+    link.answer()
+    assert link.receiver.state is SessionState.SHARING
+    assert link.receiver.show_in(960, 540) is False
+    assert link.receiver.messages_to_send() == []
+
+
+def test_box_before_sharing_is_not_sent(room: Room, clock: Clock) -> None:
+    link = Link(room, clock)
+    link.greet()
+    assert link.receiver.show_in(960, 540) is False
     assert link.receiver.messages_to_send() == []
