@@ -1,6 +1,7 @@
 """The screen-sharing benchmark: Montage against ffmpeg on the same screen.
 
     python -m bench.run [--seconds 10] [--scenes video,video60,scroll,slides,static]
+                        [--walls grid4,wall1080,wall2160]
 
 For each scene it starts the workload on a 1920×1080 Xvfb screen, a headless
 receiver with a latency probe (bench/probe.py) and `montage-client join`
@@ -10,7 +11,9 @@ workload painted), the share of frames whose stamp reads, sender and
 receiver CPU (% of one core), the client's peak RSS, and the time from
 starting the client to the first frame at the receiver. Then it runs
 ffmpeg's pipeline (x11grab → libx264 ultrafast zerolatency → null) on the
-same screen for the same time, and reports CPU ratios. The last line of
+same screen for the same time, and reports CPU ratios. Then the wall cases
+(`bench.wall`: the receiver's real window, one presenter on a 1080p and a 4K
+wall, four presenters on a 1080p wall — the `grid4` row). The last line of
 output is one JSON object with every figure.
 
 This is a benchmark, not a test: it reports numbers and asserts nothing.
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import wall
+from bench.cpu import TICKS, cpu_ticks
 from bench.stamp import now_ms
 from bench.xvfb import Xvfb, stop_process, workload_on
 
 PY = sys.executable
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,6 @@ SCENES = {
     "slides": Scene("slides", "slides", 30),
     "static": Scene("static", "static", 30),
 }
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -203,18 +201,32 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra argument for `montage-client join` (repeatable)",
     )
+    parser.add_argument(
+        "--walls",
+        default=",".join(wall.CASES),
+        help=f"comma-separated wall cases, from {', '.join(wall.CASES)} (empty: none)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenes.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENES]
+    walls = [n.strip() for n in args.walls.split(",") if n.strip()]
+    unknown += [n for n in walls if n not in wall.CASES]
     if unknown:
-        parser.error(f"unknown scenes: {', '.join(unknown)}")
+        parser.error(f"unknown scenes or walls: {', '.join(unknown)}")
     results: dict[str, dict[str, Any]] = {}
     with Xvfb(1920, 1080) as screen:
         for name in names:
             print(f"running {name}…", file=sys.stderr, flush=True)
             results[name] = run_scene(screen, SCENES[name], args.seconds, args.client_arg)
-    print(table(results))
-    print(json.dumps({"scenes": results}))
+    wall_results: dict[str, dict[str, Any]] = {}
+    for name in walls:
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        wall_results[name] = wall.run_case(wall.CASES[name], args.seconds, 6.0, 60.0)
+    if results:
+        print(table(results))
+    if wall_results:
+        print(wall.table(wall_results))
+    print(json.dumps({"scenes": results, "walls": wall_results}))
     return 0
 
 

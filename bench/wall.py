@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import TICKS, cpu_ticks
+from bench.cpu import TICKS, cpu_ticks
 from bench.xvfb import Xvfb, stop_process, workload_on
 
 PY = sys.executable

@@ -26,7 +26,10 @@ FIELDS = {
 
 def test_benchmark_emits_its_json_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--seconds", "1", "--scenes", "slides"],
+        [
+            *(sys.executable, "-m", "bench.run", "--seconds", "1"),
+            *("--scenes", "slides", "--walls", "wall1080"),
+        ],
         capture_output=True,
         text=True,
         timeout=150,
@@ -38,3 +41,8 @@ def test_benchmark_emits_its_json_line() -> None:
     assert slides.keys() >= FIELDS
     assert slides["readable"] > 0.5 and slides["join_to_first_frame_ms"] > 0
     assert slides["ffmpeg_cpu"] > 0 and slides["sender_cpu"] > 0
+    # The receiver's window: its CPU, and decoded and painted frames per tile.
+    wall = last["walls"]["wall1080"]
+    assert wall["receiver_cpu"] > 0 and wall["wall"] == [1920, 1080]
+    (tile,) = wall["tiles"]
+    assert tile["fps"] > 0 and tile["painted_fps"] > 0
