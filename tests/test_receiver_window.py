@@ -373,6 +373,25 @@ def test_lone_presenter_of_the_window_size_is_shown_pixel_for_pixel(
     assert not tile.stop_button.isVisible() and not tile.mute_button.isVisible()
 
 
+def test_a_whole_number_enlargement_repeats_each_pixel(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    # A 1080p screen on a 4K wall, at a test's scale: converted at its own
+    # size, enlarged by the paint without smoothing.
+    frame = pattern_frame(window.width() // 2, window.height() // 2)
+    presenter = make_presenter(1, "Alice")
+    give_frame(presenter, frame)
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    tile = window.tiles[0]
+    image = tile.screen_picture.image
+    assert image is not None and (image.width(), image.height()) == (frame.width, frame.height)
+    window.join_card.hide()
+    shown = qimage_rgb(window.grab().toImage())
+    expected = frame.to_ndarray(format="rgb24").repeat(2, axis=0).repeat(2, axis=1)
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2
+
+
 def test_join_card_floats_over_a_full_screen_picture_then_fades(
     window: ReceiverWindow, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
