@@ -64,6 +64,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from montage_receiver.ui.frame_diff import Rect, changed_rects
 from montage_receiver.ui.update_notice import UpdateNotice
 
 if TYPE_CHECKING:
@@ -166,17 +167,38 @@ def _interpolation(src: tuple[int, int], dst: tuple[int, int]) -> str:
     return "BILINEAR"
 
 
-def _convert(frame: Any, width: int, height: int) -> Any:
+def _convert(frame: Any, width: int, height: int, previous: Any) -> tuple[Any, list[Rect] | None]:
     """Runs in the pool: colour conversion and scaling in one swscale pass (no GIL).
 
     BGRA in memory is Qt's RGB32 on little-endian machines, the backing
-    store's own format: painting it is a copy, not a conversion.
+    store's own format: painting it is a copy, not a conversion. Also says
+    which parts changed since `previous` (the frame shown now; None: all).
     """
+    changed = changed_rects(frame, previous)
     src = (int(frame.width), int(frame.height))
     if src == (width, height):
-        return frame.reformat(format="bgra")
+        return frame.reformat(format="bgra"), changed
     interpolation = _interpolation(src, (width, height))
-    return frame.reformat(format="bgra", width=width, height=height, interpolation=interpolation)
+    converted = frame.reformat(
+        format="bgra", width=width, height=height, interpolation=interpolation
+    )
+    return converted, changed
+
+
+def _on_picture(rect: Rect, frame: Any, picture: QRect) -> QRect:
+    """A rectangle of the frame (frame pixels) on the painted picture, with a margin.
+
+    The margin covers the scaler's reach: a changed source pixel also
+    changes its neighbours in a scaled picture.
+    """
+    x, y, w, h = rect
+    sx = picture.width() / max(1, int(frame.width))
+    sy = picture.height() / max(1, int(frame.height))
+    margin = 2 + math.ceil(max(sx, sy))
+    left, top = picture.x() + math.floor(x * sx) - margin, picture.y() + math.floor(y * sy) - margin
+    right = picture.x() + math.ceil((x + w) * sx) + margin
+    bottom = picture.y() + math.ceil((y + h) * sy) + margin
+    return QRect(left, top, right - left, bottom - top).intersected(picture)
 
 
 def _bands(outer: QRect, inner: QRect) -> list[QRect]:
@@ -216,11 +238,16 @@ class _Conversion:
         self.image: QImage | None = None
         # The QImage borrows this frame's memory; it must live as long as the image.
         self.frame: Any = None
+        # The decoded frame `image` shows, and what changed from the one before
+        # (frame pixels; None: everything, e.g. the first or a resized one).
+        self.source: Any = None
+        self.changed: list[Rect] | None = None
         self.image_seq = -1
         self.painted_seq = -1
         self._requested: tuple[int, tuple[int, int]] = (-1, (0, 0))
-        self._future: Future[Any] | None = None
+        self._future: Future[tuple[Any, list[Rect] | None]] | None = None
         self._future_seq = -1
+        self._future_source: Any = None
 
     def poll(self, pool: ThreadPoolExecutor, frame: Any, seq: int, size: tuple[int, int]) -> bool:
         """Collect a finished conversion; start one for a newer frame. True if the image changed."""
@@ -231,7 +258,7 @@ class _Conversion:
                 return False
             self._future = None
             try:
-                converted = future.result()
+                converted, rects = future.result()
             except Exception:
                 logger.exception("converting a frame failed")
             else:
@@ -244,19 +271,25 @@ class _Conversion:
                     QImage.Format.Format_RGB32,
                 )
                 self.frame = converted
+                self.source = self._future_source
+                self.changed = rects
                 self.image_seq = self._future_seq
                 changed = True
         if frame is None or (seq, size) == self._requested:
             return changed
+        # Compared with the frame on screen only if it is shown at the same size.
+        previous = self.source if size == self._requested[1] else None
         self._requested = (seq, size)
         self._future_seq = seq
-        self._future = pool.submit(_convert, frame, size[0], size[1])
+        self._future_source = frame
+        self._future = pool.submit(_convert, frame, size[0], size[1], previous)
         return changed
 
     def clear(self) -> None:
         self.discard()
         self.image = None
         self.frame = None
+        self.source = None
         self._requested = (-1, (0, 0))
 
     def discard(self) -> None:
@@ -451,10 +484,16 @@ class _Tile(QWidget):
 
         frame = p.latest
         size = self._target_size(frame) if frame is not None else (2, 2)
-        if self.screen_picture.poll(pool, frame, p.seq, size):
-            # Only the picture changed: repaint only it (a 4K wall's bands
-            # and caption need not be drawn again 30 times a second).
-            self.update(self.picture_rect())
+        conversion = self.screen_picture
+        if conversion.poll(pool, frame, p.seq, size):
+            # Repaint only what changed in the picture: on a 4K wall, most of
+            # a shared screen stands still while a video or a cursor moves.
+            picture = self.picture_rect()
+            if conversion.changed is None or conversion.source is None:
+                self.update(picture)
+            else:
+                for rect in conversion.changed:
+                    self.update(_on_picture(rect, conversion.source, picture))
 
     def _target_size(self, frame: Any) -> tuple[int, int]:
         """The size to convert `frame` to: the picture's own, but for whole-number enlargements.
