@@ -119,8 +119,6 @@ class Presenter:
             "name": self.name,
             "frames": self.frames,
             "fps": round(self.fps.rate(now), 1),
-            "painted_fps": None if painted is None else round(painted.rate(now), 1),
-            "frames_painted": None if painted is None else self.frames_painted,
             "width": self.width,
             "height": self.height,
             "state": self.share_state,
@@ -135,6 +133,8 @@ class Presenter:
             "muted_by_room": self.muted_by_room,
             "audio_frames": self.audio_frames,
             "audio_rms": round(self.audio_rms, 4),
+            "painted_fps": None if painted is None else round(painted.rate(now), 1),
+            "frames_painted": None if painted is None else self.frames_painted,
         }
 
     async def consume(self, track: Any) -> None:

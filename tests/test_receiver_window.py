@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,9 @@ def test_new_frames_are_painted(window: ReceiverWindow, qtbot: QtBot) -> None:
     window.repaint()
     qtbot.wait(50)
     assert window.frames_painted(1) == 4
+    # The stats count what reached the wall, beside what was decoded.
+    assert presenter.frames_painted == 4
+    assert presenter.snapshot(time.monotonic())["painted_fps"] > 0
 
 
 def test_frames_arriving_during_a_conversion_are_skipped(
@@ -591,6 +595,8 @@ def test_audio_level_and_stats_fields() -> None:
         assert key in snapshot
     assert snapshot["audio_rms"] == round(presenter.audio_rms, 4)
     assert snapshot["camera"] is False and snapshot["camera_frames"] == 0
+    # Nothing paints a headless receiver's presenters: not known, rather than 0.
+    assert snapshot["painted_fps"] is None and snapshot["frames_painted"] is None
 
 
 # -- stopping --------------------------------------------------------------------

@@ -380,6 +380,9 @@ class _Tile(QWidget):
         )
         self._shortcut_number: int | None = None
         self._laid_out: tuple[QRect, QRect | None] | None = None
+        # Told when the picture or caption moves (the first frame, another
+        # size): the window may then find a free band for the join details.
+        self.on_layout_changed: Callable[[], None] | None = None
         self.set_presenter(presenter)
 
     def set_presenter(self, presenter: Presenter) -> None:
@@ -519,6 +522,8 @@ class _Tile(QWidget):
             self._laid_out = rects
             self._place_buttons()
             self.update()
+            if self.on_layout_changed is not None:
+                self.on_layout_changed()
 
     def discard(self) -> None:
         # The pool may still be converting; nobody will collect the result.
@@ -900,6 +905,7 @@ class ReceiverWindow(QWidget):
             return
         tile = _Tile(p, self.stop_requested.emit, self.grid, self.mute_requested.emit)
         tile.installEventFilter(self._pointer_watch)
+        tile.on_layout_changed = lambda: self._place_join_card(announce=False)
         self.grid.tiles.append(tile)
         tile.show()
         self._tiles_changed()
