@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     wall_results: dict[str, dict[str, Any]] = {}
     for name in walls:
         print(f"running {name}…", file=sys.stderr, flush=True)
-        wall_results[name] = wall.run_case(wall.CASES[name], args.seconds, 6.0, 60.0)
+        wall_results[name] = wall.run_case(wall.CASES[name], args.seconds, wall.WARMUP, 60.0)
     if results:
         print(table(results))
     if wall_results:

@@ -13,7 +13,7 @@ The presenters' screen is one 1920×1080 Xvfb display with the workload
 (`bench.workload`) on it; every presenter is a `montage-client join` process
 sharing that screen. The receiver is `montage-receiver --status-json`, full
 screen on its own Xvfb display of the wall's size. After a warm-up it
-measures, for `--seconds`: the receiver's CPU (% of one core, from /proc),
+measures (after a warm-up past the join card's fade), for `--seconds`: the receiver's CPU (% of one core, from /proc),
 the wall's X server's CPU (it copies every painted frame to the screen), all
 clients' CPU together, and per tile the decoded and painted frame rates (the
 `frames` and `frames_painted` counters of the receiver's stats lines at the
@@ -56,6 +56,9 @@ CASES = {
     "grid4": WallCase("grid4", (1920, 1080), 4),
 }
 SCREEN = (1920, 1080)  # the presenters' screen
+# Past the join card floating over the first seconds of a share (the steady
+# state is what a meeting looks like), and past the clients' start-up.
+WARMUP = 12.0
 
 
 class Receiver:
@@ -218,7 +221,12 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring time per case")
-    parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=WARMUP,
+        help="seconds before measuring (default: past the join card's fade)",
+    )
     parser.add_argument(
         "--workload-fps", type=float, default=60.0, help="paints per second of the workload"
     )
