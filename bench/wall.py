@@ -12,9 +12,9 @@ Cases:
 The presenters' screen is one 1920×1080 Xvfb display with the workload
 (`bench.workload`) on it; every presenter is a `montage-client join` process
 sharing that screen. The receiver is `montage-receiver --status-json`, full
-screen on its own Xvfb display of the wall's size. After a warm-up it
-measures (after a warm-up past the join card's fade), for `--seconds`: the receiver's CPU (% of one core, from /proc),
-the wall's X server's CPU (it copies every painted frame to the screen), all
+screen on its own Xvfb display of the wall's size. After a warm-up (past
+the join card's fade) it measures, for `--seconds`: the receiver's CPU (% of
+one core, from /proc), the wall's X server's CPU (it copies every painted frame to the screen), all
 clients' CPU together, and per tile the decoded and painted frame rates (the
 `frames` and `frames_painted` counters of the receiver's stats lines at the
 start and end of the window). The last line of output is one JSON object.
