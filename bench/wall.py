@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -181,6 +182,8 @@ def run_case(case: WallCase, seconds: float, warmup: float, workload_fps: float)
             "clients": [c.pid for c in clients],
         }
         first = receiver.latest()
+        # Runs beside other work (on a shared machine) show up here.
+        load = os.getloadavg()[0]
         ticks = {key: process_cpu(pids) for key, pids in watched.items()}
         t0 = time.monotonic()
         time.sleep(seconds)
@@ -196,6 +199,7 @@ def run_case(case: WallCase, seconds: float, warmup: float, workload_fps: float)
         "min_tile_fps": min((t["fps"] for t in tiles), default=0.0),
         "min_painted_fps": min((t["painted_fps"] or 0.0 for t in tiles), default=0.0),
         **cpu,
+        "load_1min": load,
     }
 
 
