@@ -369,7 +369,11 @@ def test_frozen_window_shares_to_frozen_receiver(
                 30,
                 "the shared screen on the frozen receiver's window",
             )
-            assert len(stamps) == 1
+            # One shared screen: its two corner strips (one frame's stamp), the
+            # bottom-right one below and right of the top-left one.
+            top_left, bottom_right = sorted(stamps, key=lambda s: (s.y, s.x))
+            assert top_left.stamp == bottom_right.stamp
+            assert bottom_right.x > top_left.x and bottom_right.y > top_left.y
             joined = [r["name"] for r in receiver.records if r["event"] == "presenter_joined"]
             assert joined == ["Ada Frozen"]
             assert window.poll() is None, "the window should still be open and sharing"
