@@ -17,11 +17,20 @@ from aiohttp import web
 
 from montage_cloud import API_VERSION
 from montage_cloud.errors import ApiError, BadRequest, ErrorCode, TooManyRequests
+from montage_cloud.guest_bridge import GuestBridge
+from montage_cloud.guests import GuestService
 from montage_cloud.models import Device
 from montage_cloud.openapi import openapi_document
-from montage_cloud.request_bodies import EnrolRequest, MeetingRequest, TokenRequest
+from montage_cloud.request_bodies import (
+    EnrolRequest,
+    MeetingRequest,
+    OrgSettingsRequest,
+    TokenRequest,
+    org_name,
+)
 from montage_cloud.service import CloudService
 from montage_cloud.storage import StorageUnavailable
+from montage_cloud.web import GuestGateway, add_guest_routes
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 UPDATES_PATH = "/updates/"
 SERVICE_KEY = web.AppKey("montage_cloud.service", CloudService)
+GUESTS_KEY = web.AppKey("montage_cloud.guests", GuestService)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -204,14 +214,39 @@ async def delete_device(request: web.Request) -> web.Response:
     return web.json_response(device.to_wire())
 
 
-def make_app(service: CloudService, *, updates: Path | None = None) -> web.Application:
-    """The API application. Closing the storage is the caller's business.
+async def org_settings(request: web.Request) -> web.Response:
+    _admin(request)
+    org = org_name(request.match_info["org"])
+    return web.json_response((await request.app[GUESTS_KEY].org_settings(org)).to_wire())
 
-    `updates` is a TUF repository directory served as static files at
-    /updates/ (metadata/ and targets/): TUF needs no trust in the server,
-    only in the signatures, so plain files are enough (docs/updates.md)."""
+
+async def change_org_settings(request: web.Request) -> web.Response:
+    _admin(request)
+    org = org_name(request.match_info["org"])
+    body = OrgSettingsRequest.from_wire(await _json_body(request))
+    settings = await request.app[GUESTS_KEY].set_guests_allowed(org, body.guests_allowed)
+    return web.json_response(settings.to_wire())
+
+
+def make_app(
+    service: CloudService,
+    *,
+    updates: Path | None = None,
+    guests: GuestService | None = None,
+    bridge: GuestBridge | None = None,
+) -> web.Application:
+    """The API application, the join page and the guests' WebSocket.
+
+    Closing the storage is the caller's business. `updates` is a TUF
+    repository directory served as static files at /updates/ (metadata/ and
+    targets/): TUF needs no trust in the server, only in the signatures, so
+    plain files are enough (docs/updates.md). Without a `bridge` (no XMPP
+    server) the page is served but guests are told they cannot join.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SERVICE_KEY] = service
+    app[GUESTS_KEY] = guests = guests or GuestService(service)
+    add_guest_routes(app, GuestGateway(guests, bridge))
     app.add_routes(
         [
             web.get("/v1/netcheck", netcheck, allow_head=False),
@@ -229,6 +264,8 @@ def make_app(service: CloudService, *, updates: Path | None = None) -> web.Appli
             web.delete("/v1/admin/devices/{device_id}", delete_device),
             web.post("/v1/admin/devices/{device_id}/suspend", suspend_device),
             web.post("/v1/admin/devices/{device_id}/resume", resume_device),
+            web.get("/v1/admin/orgs/{org}", org_settings, allow_head=False),
+            web.put("/v1/admin/orgs/{org}", change_org_settings),
         ]
     )
     if updates is not None:

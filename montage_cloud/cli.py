@@ -6,6 +6,7 @@
     montage-cloud admin [--db PATH|DSN] devices list [--json]
     montage-cloud admin [--db PATH|DSN] devices suspend|resume|delete DEVICE_ID
     montage-cloud admin release init|add|list|refresh|bundle|rotate ...   (docs/updates.md)
+    montage-cloud admin [--db PATH|DSN] org NAME [--guests allow|deny]
 
 Secrets (TURN secret, admin token) are better passed in the environment
 (MONTAGE_CLOUD_TURN_SECRET, MONTAGE_CLOUD_ADMIN_TOKEN) than on the command
@@ -26,9 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from montage_cloud.errors import ApiError
+from montage_cloud.guest_bridge import BridgeLogin, bridge_password
+from montage_cloud.guests import GuestRules, GuestService
 from montage_cloud.models import Device
+from montage_cloud.prosody_admin import ProsodyAdmin
 from montage_cloud.releases.command import add_release_commands, run_release
-from montage_cloud.request_bodies import DEFAULT_TOKEN_TTL, DEFAULT_TOKEN_USES, TokenRequest
+from montage_cloud.request_bodies import (
+    DEFAULT_TOKEN_TTL,
+    DEFAULT_TOKEN_USES,
+    TokenRequest,
+    org_name,
+)
 from montage_cloud.server import ServeOptions, serve
 from montage_cloud.service import CloudConfig, CloudService
 from montage_cloud.storage import StorageUnavailable, open_storage
@@ -103,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         help="serve this update repository (`admin release init`) at /updates/",
     )
     serve_cmd.add_argument(
+        "--guest-turn-ttl",
+        type=int,
+        default=GuestRules.turn_ttl,
+        help="seconds a guest's TURN credentials last (the longest share through the relay)",
+    )
+    serve_cmd.add_argument(
         "--admin-token",
         default=os.environ.get("MONTAGE_CLOUD_ADMIN_TOKEN"),
         help="enables /v1/admin (default: $MONTAGE_CLOUD_ADMIN_TOKEN; none: admin API off)",
@@ -121,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     for action in ("suspend", "resume", "delete"):
         device_commands.add_parser(action).add_argument("device_id")
     add_release_commands(admin_commands)
+    org = admin_commands.add_parser("org", help="show or change an organisation's settings")
+    org.add_argument("org", help="the organisation's name, as in its enrolment tokens")
+    org.add_argument(
+        "--guests",
+        choices=("allow", "deny"),
+        help="whether guests may share to its rooms from the browser page (default: allow)",
+    )
 
     dev = commands.add_parser(
         "dev", help="Prosody, coturn and the REST API on loopback with a throw-away CA"
@@ -207,7 +229,19 @@ def _serve(args: argparse.Namespace, database: str) -> int:
         tls_key=args.tls_key,
         updates=args.updates,
     )
-    asyncio.run(serve(options, xmpp=xmpp_admin_from(args)))
+    xmpp = xmpp_admin_from(args)
+    bridge = None
+    if isinstance(xmpp, ProsodyAdmin):  # guests need an XMPP server to reach receivers
+        bridge = BridgeLogin(
+            domain=xmpp.domain,
+            host=xmpp.host,
+            port=xmpp.port,
+            password=bridge_password(xmpp.admin_password),
+            ssl_context=xmpp.ssl_context,
+            admin=xmpp,
+        )
+    guests = GuestRules(turn_ttl=args.guest_turn_ttl)
+    asyncio.run(serve(options, xmpp=xmpp, bridge=bridge, guest_rules=guests))
     return 0
 
 
@@ -229,8 +263,6 @@ def xmpp_admin_from(args: argparse.Namespace) -> XmppAdmin:
             raise UsageError("--xmpp-server takes HOST:PORT.")
         port = int(port_text)
     context = ssl.create_default_context(cafile=str(args.xmpp_ca) if args.xmpp_ca else None)
-    from montage_cloud.prosody_admin import ProsodyAdmin
-
     return ProsodyAdmin(
         domain=domain,
         host=host,
@@ -258,6 +290,8 @@ async def _admin(args: argparse.Namespace, database: str) -> int:
             )
             print(issued.token)
             return 0
+        if args.admin_command == "org":
+            return await _org(service, args)
         if args.devices_command == "list":
             for device in await service.list_devices():
                 print(json.dumps(device.to_wire()) if args.json else _device_line(device))
@@ -274,6 +308,18 @@ async def _admin(args: argparse.Namespace, database: str) -> int:
         close = getattr(xmpp, "close", None)
         if close is not None:  # ProsodyAdmin holds an XMPP session
             await close()
+
+
+async def _org(service: CloudService, args: argparse.Namespace) -> int:
+    guests = GuestService(service)
+    org = org_name(args.org)
+    if args.guests is None:
+        settings = await guests.org_settings(org)
+    else:
+        settings = await guests.set_guests_allowed(org, args.guests == "allow")
+    allowed = "allowed" if settings.guests_allowed else "not allowed"
+    print(f"{settings.org}: guests {allowed}")
+    return 0
 
 
 def _when(timestamp: float) -> str:

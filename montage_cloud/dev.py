@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from montage_cloud.api import make_app
+from montage_cloud.guest_bridge import BridgeLogin, GuestBridge, bridge_password
 from montage_cloud.prosody_admin import ProsodyAdmin
 from montage_cloud.releases.keys import ROLES, generate_key, key_path, load_key
 from montage_cloud.releases.repository import ReleaseRepository
@@ -47,6 +48,7 @@ from montage_cloud.turn import TurnConfig
 logger = logging.getLogger(__name__)
 
 XMPP_DOMAIN = "localhost"
+GUEST_BRIDGE_TIMEOUT = 20.0
 
 
 def run_dev(
@@ -148,6 +150,8 @@ def _ready_line(
         "api": {"url": api_url, "admin_token_file": str(token_file)},
         "xmpp": xmpp.public(),
         "turn": turn.public(),
+        # The browser client's page (trust ca_cert in the browser first).
+        "join": f"{api_url}/join",
         "ca_cert": str(certs.ca_cert),
         "database": str(base / "cloud.sqlite3"),
         "workdir": str(base),
@@ -189,11 +193,24 @@ async def _serve_api(
         ),
         admin_token=admin_token,
     )
+    bridge = GuestBridge(
+        BridgeLogin(
+            domain=xmpp.domain,
+            host=xmpp.host,
+            port=xmpp.port,
+            password=bridge_password(xmpp.admin_password),
+            ssl_context=certs.client_context(),
+            admin=admin,
+        )
+    )
     storage = await open_storage(str(base / "cloud.sqlite3"))
-    app = make_app(CloudService(storage, admin, config), updates=updates)
+    app = make_app(CloudService(storage, admin, config), updates=updates, bridge=bridge)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()
+        bridge.start()
+        # Guests can join from the moment the ready line is out.
+        await asyncio.wait_for(bridge.connected_event.wait(), GUEST_BRIDGE_TIMEOUT)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(certs.server_cert, certs.server_key)
         sock = socket.create_server((host, port))
@@ -205,6 +222,7 @@ async def _serve_api(
         logger.info("stopping")
     finally:
         await runner.cleanup()
+        await bridge.close()
         await admin.close()
         await storage.close()
         for signum in (signal.SIGINT, signal.SIGTERM):

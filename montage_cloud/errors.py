@@ -33,6 +33,9 @@ class ErrorCode(enum.StrEnum):
     NOT_MEETING_OWNER = "not_meeting_owner"
     MEETING_IDS_EXHAUSTED = "meeting_ids_exhausted"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
+    # Guests (the browser page)
+    GUESTS_NOT_ALLOWED = "guests_not_allowed"
+    GUESTS_UNAVAILABLE = "guests_unavailable"
     # Other services
     TURN_UNAVAILABLE = "turn_unavailable"
     XMPP_UNAVAILABLE = "xmpp_unavailable"

@@ -78,3 +78,20 @@ class Meeting:
             "fingerprint": self.fingerprint,
             "expires_at": self.expires_at,
         }
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    """An organisation's choices. An organisation nobody has configured gets the defaults."""
+
+    org: str
+    # Whether people without a device (the browser page's guests) may share to its rooms.
+    guests_allowed: bool = True
+    changed_at: float = 0.0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "org": self.org,
+            "guests_allowed": self.guests_allowed,
+            "changed_at": self.changed_at,
+        }

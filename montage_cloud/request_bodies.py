@@ -145,3 +145,20 @@ class TokenRequest:
             uses=_integer(data, "uses", DEFAULT_TOKEN_USES, 1, MAX_USES),
             ttl=_integer(data, "ttl", DEFAULT_TOKEN_TTL, MIN_TOKEN_TTL, MAX_TOKEN_TTL),
         )
+
+
+@dataclass(frozen=True)
+class OrgSettingsRequest:
+    guests_allowed: bool
+
+    @classmethod
+    def from_wire(cls, body: Any) -> OrgSettingsRequest:
+        value = _object(body).get("guests_allowed")
+        if not isinstance(value, bool):
+            raise _bad("'guests_allowed' must be true or false.")
+        return cls(guests_allowed=value)
+
+
+def org_name(text: str) -> str:
+    """An organisation named in a path: what `TokenRequest.org` would accept."""
+    return _name({"org": text}, "org", MAX_ORG_CHARS)

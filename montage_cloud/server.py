@@ -16,6 +16,8 @@ from pathlib import Path
 from aiohttp import web
 
 from montage_cloud.api import make_app
+from montage_cloud.guest_bridge import BridgeLogin, GuestBridge
+from montage_cloud.guests import GuestRules, GuestService
 from montage_cloud.service import CloudConfig, CloudService
 from montage_cloud.storage import open_storage
 from montage_cloud.xmpp_admin import XmppAdmin, default_xmpp_admin
@@ -46,14 +48,28 @@ async def serve(
     *,
     randbelow: Callable[[int], int] = secrets.randbelow,
     stop: asyncio.Event | None = None,
+    bridge: BridgeLogin | None = None,
+    guest_rules: GuestRules | None = None,
 ) -> None:
-    """Serve until `stop` is set or, without one, until SIGINT or SIGTERM."""
+    """Serve until `stop` is set or, without one, until SIGINT or SIGTERM.
+
+    With a `bridge` login (an XMPP server), guests can share from /join.
+    """
     storage = await open_storage(options.database)
     service = CloudService(
         storage, xmpp or default_xmpp_admin(), options.config, randbelow=randbelow
     )
-    runner = web.AppRunner(make_app(service, updates=options.updates), access_log=None)
+    guest_bridge = GuestBridge(bridge) if bridge is not None else None
+    app = make_app(
+        service,
+        updates=options.updates,
+        guests=GuestService(service, guest_rules),
+        bridge=guest_bridge,
+    )
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    if guest_bridge is not None:
+        guest_bridge.start()
     try:
         tls = None
         if options.tls_cert is not None and options.tls_key is not None:
@@ -77,4 +93,6 @@ async def serve(
         logger.info("stopping")
     finally:
         await runner.cleanup()
+        if guest_bridge is not None:
+            await guest_bridge.close()
         await storage.close()

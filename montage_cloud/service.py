@@ -253,7 +253,7 @@ class CloudService:
         if await self.storage.resolve_failures(device.device_id, window_start) >= limit:
             raise self._too_many_attempts()
         try:
-            return await self._live_meeting(meeting_id)
+            return await self.live_meeting(meeting_id)
         except NotFound:
             failures = await self.storage.add_resolve_failure(device.device_id, now, window_start)
             if failures > limit:  # raced past the check above in another request
@@ -269,7 +269,8 @@ class CloudService:
             retry_after=self.config.resolve_failure_window,
         )
 
-    async def _live_meeting(self, meeting_id: str) -> Meeting:
+    async def live_meeting(self, meeting_id: str) -> Meeting:
+        """The live meeting with this ID, or NotFound/BadRequest with the sentence to show."""
         _check_meeting_id(meeting_id)
         meeting = await self.storage.get_meeting(meeting_id)
         if meeting is None:
@@ -283,7 +284,7 @@ class CloudService:
         return meeting
 
     async def _own_live_meeting(self, device: Device, meeting_id: str) -> Meeting:
-        meeting = await self._live_meeting(meeting_id)
+        meeting = await self.live_meeting(meeting_id)
         if meeting.device_id != device.device_id:
             raise Forbidden(ErrorCode.NOT_MEETING_OWNER, "This meeting belongs to another device.")
         return meeting

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
-from montage_cloud.models import Device, DeviceStatus, EnrolmentToken, Meeting
+from montage_cloud.models import Device, DeviceStatus, EnrolmentToken, Meeting, OrgSettings
 
 
 class TokenRefusal(enum.StrEnum):
@@ -71,5 +71,17 @@ class Storage(Protocol):
     async def add_resolve_failure(self, device_id: str, now: float, window_start: float) -> int:
         """Count one failed resolve, starting a new window at `now` if the device's
         window began at or before `window_start`; return the count in its window."""
+
+    async def get_org_settings(self, org: str) -> OrgSettings | None:
+        """The organisation's settings, or None if they were never changed."""
+
+    async def set_org_settings(self, settings: OrgSettings) -> None: ...
+
+    async def rate_hits(self, key: str, window_start: float) -> int:
+        """Hits counted for `key` in a window that began after `window_start`."""
+
+    async def add_rate_hit(self, key: str, now: float, window_start: float) -> int:
+        """Count one hit for `key` (a new window from `now` if its window began at or
+        before `window_start`); return the count in its window."""
 
     async def close(self) -> None: ...

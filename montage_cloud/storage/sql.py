@@ -14,7 +14,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from montage_cloud.models import Device, DeviceKind, DeviceStatus, EnrolmentToken, Meeting
+from montage_cloud.models import (
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    EnrolmentToken,
+    Meeting,
+    OrgSettings,
+)
 from montage_cloud.storage.base import EnrolmentRefused, TokenRefusal
 
 SCHEMA = (
@@ -51,6 +58,17 @@ SCHEMA = (
         device_id TEXT PRIMARY KEY,
         window_start DOUBLE PRECISION NOT NULL,
         failures INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS org_settings (
+        org TEXT PRIMARY KEY,
+        guests_allowed INTEGER NOT NULL,
+        changed_at DOUBLE PRECISION NOT NULL
+    )""",
+    # Per-IP counts for guests (montage_cloud/guests.py), shared by every API process.
+    """CREATE TABLE IF NOT EXISTS rate_limits (
+        rate_key TEXT PRIMARY KEY,
+        window_start DOUBLE PRECISION NOT NULL,
+        hits INTEGER NOT NULL
     )""",
 )
 
@@ -241,3 +259,41 @@ class SqlStorage(ABC):
             (now, device_id, now),
         )
         return len(rows)
+
+    async def get_org_settings(self, org: str) -> OrgSettings | None:
+        rows = await self._run(
+            "SELECT org, guests_allowed, changed_at FROM org_settings WHERE org = ?", (org,)
+        )
+        if not rows:
+            return None
+        return OrgSettings(
+            org=rows[0][0], guests_allowed=bool(rows[0][1]), changed_at=float(rows[0][2])
+        )
+
+    async def set_org_settings(self, settings: OrgSettings) -> None:
+        await self._run(
+            "INSERT INTO org_settings (org, guests_allowed, changed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (org) DO UPDATE SET"
+            " guests_allowed = excluded.guests_allowed, changed_at = excluded.changed_at",
+            (settings.org, int(settings.guests_allowed), settings.changed_at),
+        )
+
+    async def rate_hits(self, key: str, window_start: float) -> int:
+        rows = await self._run(
+            "SELECT hits FROM rate_limits WHERE rate_key = ? AND window_start > ?",
+            (key, window_start),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def add_rate_hit(self, key: str, now: float, window_start: float) -> int:
+        rows = await self._run(
+            "INSERT INTO rate_limits (rate_key, window_start, hits) VALUES (?, ?, 1)"
+            " ON CONFLICT (rate_key) DO UPDATE SET"
+            " hits = CASE WHEN rate_limits.window_start <= ? THEN 1"
+            " ELSE rate_limits.hits + 1 END,"
+            " window_start = CASE WHEN rate_limits.window_start <= ?"
+            " THEN excluded.window_start ELSE rate_limits.window_start END"
+            " RETURNING hits",
+            (key, now, window_start, window_start),
+        )
+        return int(rows[0][0])

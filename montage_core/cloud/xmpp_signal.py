@@ -18,15 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import secrets
 import socket
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from slixmpp import ClientXMPP, Iq
+from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -42,6 +40,7 @@ from montage_core.net.errors import PacUnavailable
 from montage_core.protocol import messages as m
 from montage_core.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
 from montage_core.signal_channel import PATH_CLOUD, SignalChannel
+from montage_core.signal_stanza import CONVERSATION  # also registers <signal/> on Iq
 from montage_core.xmpp_session import (
     XmppLoginFailed,
     XmppUnreachable,
@@ -54,32 +53,10 @@ from .api import revoked
 
 logger = logging.getLogger(__name__)
 
-SIGNAL_NS = "urn:montage:signal:1"
 # How long the other side's server may take to acknowledge one message.
 SEND_TIMEOUT = 10.0
 LOGIN_TIMEOUT = 10.0
-_CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-
-class SignalStanza(ElementBase):
-    """`<signal xmlns="urn:montage:signal:1" conversation="…">JSON</signal>`."""
-
-    name = "signal"
-    namespace = SIGNAL_NS
-    plugin_attrib = "montage_signal"
-    interfaces: ClassVar[set[str]] = {"conversation", "json"}
-
-    def get_json(self) -> str:
-        return str(self.xml.text or "")
-
-    def set_json(self, value: str) -> None:
-        self.xml.text = value
-
-    def del_json(self) -> None:
-        self.xml.text = None
-
-
-register_stanza_plugin(Iq, SignalStanza)
 
 # (sender's full JID, conversation, JSON text)
 SignalHandler = Callable[[str, str, str], None]
@@ -212,7 +189,7 @@ class XmppSignalling:
     def _on_iq(self, iq: Any) -> None:
         conversation = str(iq["montage_signal"]["conversation"])
         text = iq["montage_signal"]["json"]
-        if not _CONVERSATION.fullmatch(conversation) or len(text) > 4 * m.MAX_MESSAGE_BYTES:
+        if not CONVERSATION.fullmatch(conversation) or len(text) > 4 * m.MAX_MESSAGE_BYTES:
             refusal = iq.reply(clear=True)
             refusal["type"] = "error"
             refusal["error"]["type"] = "modify"

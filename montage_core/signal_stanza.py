@@ -1,0 +1,41 @@
+"""The XMPP payload that carries one protocol message (docs/protocol.md §15.2).
+
+    <signal xmlns="urn:montage:signal:1" conversation="…">{"type":"hello",…}</signal>
+
+inside an `<iq type="set">`. Apart from the devices' signalling
+(`montage_core.cloud.xmpp_signal`) the cloud's guest bridge uses it too, so
+it lives here, free of the proxy and media stacks the cloud does not install.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from slixmpp import Iq
+from slixmpp.xmlstream import ElementBase, register_stanza_plugin
+
+SIGNAL_NS = "urn:montage:signal:1"
+# What a `conversation` attribute may be: chosen at random per share.
+CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class SignalStanza(ElementBase):
+    """`<signal xmlns="urn:montage:signal:1" conversation="…">JSON</signal>`."""
+
+    name = "signal"
+    namespace = SIGNAL_NS
+    plugin_attrib = "montage_signal"
+    interfaces: ClassVar[set[str]] = {"conversation", "json"}
+
+    def get_json(self) -> str:
+        return str(self.xml.text or "")
+
+    def set_json(self, value: str) -> None:
+        self.xml.text = value
+
+    def del_json(self) -> None:
+        self.xml.text = None
+
+
+register_stanza_plugin(Iq, SignalStanza)
