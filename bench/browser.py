@@ -105,9 +105,7 @@ def chromium(
 def _launch(
     playwright: Playwright, executable: Path | str, flags: list[str], env: dict[str, str]
 ) -> Browser:
+    launch_env: dict[str, str | float | bool] = dict(env)
     return playwright.chromium.launch(
-        executable_path=str(executable),
-        headless=False,
-        args=flags,
-        env=env,
+        executable_path=str(executable), headless=False, args=flags, env=launch_env
     )

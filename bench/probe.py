@@ -8,6 +8,8 @@ so the probe costs next to nothing beside decoding.
 
 Protocol with bench/run.py: prints one `ready` JSON line; SIGUSR1 opens the
 measurement window; SIGTERM closes it and prints one `result` JSON line.
+With `--cloud URL --token T` it enrols with that cloud first and its ready
+line carries the 6-digit `cloud_meeting_id` too (the browser row joins by it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from typing import Any
 import numpy as np
 
 from bench.stamp import CELL, GUARD, STRIP_CELLS, now_ms
+from montage_core.cloud.account import CloudAccount
+from montage_core.cloud.enrol import enrol_device
+from montage_core.net import ProxySettings
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import open_meeting
 from montage_receiver.service import PresenterAdded, ServiceEvent
@@ -117,12 +122,28 @@ class Probe:
         }
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, cloud: argparse.Namespace | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="montage-probe-") as data_dir:
         config = ReceiverConfig(
-            name="Bench", bind="127.0.0.1", port=port, pin=None, data_dir=Path(data_dir)
+            name="Bench",
+            bind="127.0.0.1",
+            port=port,
+            pin=None,
+            data_dir=Path(data_dir),
+            proxy=ProxySettings.parse("none"),
         )
-        meeting = await open_meeting(config)
+        account: CloudAccount | None = None
+        if cloud is not None:
+            account = await enrol_device(
+                Path(data_dir) / "cloud.json",
+                url=cloud.cloud,
+                token=cloud.token,
+                kind="receiver",
+                name="Bench",
+                ca_file=cloud.cloud_ca,
+                xmpp=cloud.xmpp,
+            )
+        meeting = await open_meeting(config, account)
         probe = Probe()
 
         def attach(event: ServiceEvent) -> None:
@@ -137,20 +158,29 @@ async def serve(port: int) -> None:
         loop.add_signal_handler(signal.SIGINT, done.set)
         print(
             json.dumps(
-                {"event": "ready", "meeting_id": str(meeting.meeting_id), "port": meeting.port}
+                {
+                    "event": "ready",
+                    "meeting_id": str(meeting.meeting_id),
+                    "cloud_meeting_id": str(meeting.cloud_meeting_id or "") or None,
+                    "port": meeting.port,
+                }
             ),
             flush=True,
         )
         await done.wait()
         print(json.dumps(probe.result()), flush=True)
-        await meeting.service.close()
+        await meeting.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cloud", metavar="URL", help="enrol with this cloud (6-digit meetings)")
+    parser.add_argument("--token", help="its enrolment token")
+    parser.add_argument("--cloud-ca", metavar="FILE", help="the cloud's CA")
+    parser.add_argument("--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port))
+    asyncio.run(serve(args.port, args if args.cloud else None))
     return 0
 
 

@@ -32,6 +32,7 @@ from montage_core.cloud.account import CloudAccount
 from montage_core.cloud.api import CloudApi, ResolvedMeeting
 from montage_core.cloud.ice import ice_settings
 from montage_core.cloud.xmpp_signal import XmppSignalling
+from montage_core.guests import is_guest_bridge
 from montage_core.net import ProxySettings, as_resolver
 from montage_core.protocol.errors import DeviceRevoked, MeetingNotFound, MontageError
 from montage_core.rtc.peer import LOCAL_ONLY
@@ -207,9 +208,11 @@ class CloudLink:
             await current.send(sender, conversation, answer)
 
         bare = sender.split("/", 1)[0]
+        # The cloud's guest bridge speaks for browser guests (protocol.md §16).
+        guest = is_guest_bridge(bare, self.account.jid.split("@", 1)[-1])
         # A task per message; the service keeps one conversation's messages in order.
         task = asyncio.ensure_future(
-            self.service.accept_signal((sender, conversation), bare, text, reply)
+            self.service.accept_signal((sender, conversation), bare, text, reply, guest=guest)
         )
         self.service.keep(task)
 

@@ -52,6 +52,8 @@ class Presenter:
     id: int
     name: str
     source: str
+    # Shares from the browser page through the cloud, with no device of its own.
+    guest: bool = False
     share_state: str = "sharing"
     frames: int = 0
     width: int = 0
@@ -87,6 +89,11 @@ class Presenter:
         default_factory=lambda: collections.deque(maxlen=LEVEL_FRAMES)
     )
     audio_listeners: list[AudioListener] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The name the room shows: guests are marked as such."""
+        return f"{self.name} (guest)" if self.guest else self.name
 
     @property
     def audio_rms(self) -> float:
@@ -135,6 +142,7 @@ class Presenter:
             "audio_rms": round(self.audio_rms, 4),
             "painted_fps": None if painted is None else round(painted.rate(now), 1),
             "frames_painted": None if painted is None else self.frames_painted,
+            "guest": self.guest,
         }
 
     async def consume(self, track: Any) -> None:

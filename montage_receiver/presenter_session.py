@@ -12,6 +12,7 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
+from montage_core.guests import GUEST_SOURCE
 from montage_core.protocol import messages as m
 from montage_core.protocol.events import (
     OfferVerified,
@@ -61,9 +62,14 @@ class SessionState(enum.Enum):
 
 
 class PresenterSession:
-    def __init__(self, room: Room, source: str) -> None:
+    def __init__(self, room: Room, source: str, *, guest: bool = False) -> None:
         self.room = room
         self.source = source
+        self.guest = guest
+        # Whose PIN guesses this connection spends. A guest has no address of
+        # its own worth counting (anyone can be a new one): all guests of this
+        # meeting share one record (docs/protocol.md §16).
+        self.lockout_source = GUEST_SOURCE if guest else source
         self.state = SessionState.AWAITING_HELLO
         self.name = ""
         self.share_state = "sharing"
@@ -224,7 +230,7 @@ class PresenterSession:
         if (locked := self._locked_error(now)) is not None:
             return locked
         if self.room.pin is not None:
-            wait = self.room.lockout.record_attempt(self.source, now)
+            wait = self.room.lockout.record_attempt(self.lockout_source, now)
             if wait is not None:
                 return self._reject(
                     m.Error(
@@ -254,7 +260,7 @@ class PresenterSession:
                 )
             return self._on_wrong_pin(now)
         self._attempt_open = False
-        self.room.lockout.record_success(self.source)
+        self.room.lockout.record_success(self.lockout_source)
         # Checked again: others may have joined while this person typed the PIN.
         if self.room.full:
             return self._reject(self.room.full_error(), "room full")
@@ -265,9 +271,9 @@ class PresenterSession:
     def _on_wrong_pin(self, now: float) -> list[ReceiverEvent]:
         lockout = self.room.lockout
         self._attempt_open = False
-        locked_for = lockout.settle_failure(self.source, now)
-        tries = lockout.tries_left(self.source, now)
-        failed = PinFailed(self.source, tries, locked_for)
+        locked_for = lockout.settle_failure(self.lockout_source, now)
+        tries = lockout.tries_left(self.lockout_source, now)
+        failed = PinFailed(self.lockout_source, tries, locked_for)
         logger.info("wrong PIN from %s (%s tries left)", self.source, tries)
         if locked_for is not None:
             return [
@@ -287,7 +293,7 @@ class PresenterSession:
     def _locked_error(self, now: float) -> list[ReceiverEvent] | None:
         if self.room.pin is None:
             return None
-        wait = self.room.lockout.retry_after(self.source, now)
+        wait = self.room.lockout.retry_after(self.lockout_source, now)
         if wait is None:
             return None
         return self._reject(
@@ -303,7 +309,7 @@ class PresenterSession:
         if self._attempt_open:
             # However the attempt ends unjudged (bye, junk, a dropped line), the
             # guess stays spent and the attempt is no longer in flight.
-            self.room.lockout.settle_failure(self.source, self._now)
+            self.room.lockout.settle_failure(self.lockout_source, self._now)
             self._attempt_open = False
         self.state = SessionState.CLOSED
         self.room.presenters.discard(self)

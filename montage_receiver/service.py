@@ -33,6 +33,7 @@ from montage_core.protocol.events import (
     ShareStateChanged,
 )
 from montage_core.rtc.peer import LOCAL_ONLY, IceSettings, make_peer_connection
+from montage_core.thirdparty.aiortc_remb import LAN_START_BITRATE
 
 from .guarded_listener import GuardedListener, StrangerLimits
 from .presenter import Presenter
@@ -144,11 +145,13 @@ class _Connection:
         ws: SignalTransport,
         source: str,
         ice: IceSettings = LOCAL_ONLY,
+        *,
+        guest: bool = False,
     ) -> None:
         self.service = service
         self.ws = ws
         self.ice = ice
-        self.session = PresenterSession(service.room, source)
+        self.session = PresenterSession(service.room, source, guest=guest)
         self.pc: RTCPeerConnection | None = None
         self.presenter: Presenter | None = None
         self.media_tasks: list[asyncio.Task[None]] = []
@@ -179,8 +182,15 @@ class _Connection:
 
     async def _answer(self, event: OfferVerified) -> None:
         pc = self.pc = make_peer_connection(self.ice)
+        if self.session.guest:
+            # A browser: Chromium heeds a receiver's estimate only in its first
+            # seconds, so tell it at once what the LAN can carry.
+            pc.remb_start = LAN_START_BITRATE
         presenter = self.presenter = Presenter(
-            id=next(self.service.ids), name=event.name, source=self.session.source
+            id=next(self.service.ids),
+            name=event.name,
+            source=self.session.source,
+            guest=self.session.guest,
         )
 
         @pc.on("track")
@@ -334,19 +344,27 @@ class ReceiverService:
             self._runner = None
 
     async def accept_signal(
-        self, key: Any, source: str, text: str, reply: Callable[[str], Awaitable[None]]
+        self,
+        key: Any,
+        source: str,
+        text: str,
+        reply: Callable[[str], Awaitable[None]],
+        *,
+        guest: bool = False,
     ) -> None:
         """One message of a conversation that arrives through the cloud.
 
         `key` tells conversations apart (sender and conversation ID);
         `source` is who is counted for PIN lockout (the sender's bare JID);
-        `reply` sends a message back to that conversation.
+        `reply` sends a message back to that conversation. A `guest` (the
+        cloud's guest bridge speaking for a browser) is counted as one of
+        the meeting's guests instead.
         """
         loop = asyncio.get_running_loop()
         conn = self._cloud.get(key)
         if conn is None:
             peer = CloudPeer(reply)
-            conn = _Connection(self, peer, source, self.cloud_ice)
+            conn = _Connection(self, peer, source, self.cloud_ice, guest=guest)
             self._cloud[key] = conn
             self._connections.add(conn)
             peer.on_close = lambda: self._background(self._end_cloud(key, conn))

@@ -12,6 +12,9 @@ later in the middle of a share.
   `H264Encoder._split_bitstream`, `Vp8Encoder.__target_bitrate`.
 - `aiortc_jitter` (aiortc): `JitterBuffer._packets/_origin/_capacity`,
   `RtpPacket._data`, `RTCRtpReceiver.__jitter_buffer` (replaced).
+- `aiortc_remb` (aiortc): `RTCRtpReceiver.__remote_bitrate_estimator`
+  (replaced), `AimdRateControl.current_bitrate/current_bitrate_initialized/
+  latest_estimated_throughput`.
 - `aiortc_ice` (aiortc, aioice): `RTCIceGatherer._connection`,
   `Connection.turn_ssl`, `Connection._nominated`.
 - `aioice_turn` (aioice): `aioice.turn.create_turn_endpoint` (replaced),

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCPeerConnection
 
 from .aiortc_jitter import tune_receivers
+from .aiortc_remb import start_estimates_at_lan_speed
 
 if TYPE_CHECKING:  # the proxy stack is imported only when TURN goes through a proxy
     from montage_core.net.routes import ProxyResolver
@@ -51,6 +52,8 @@ class TunedPeerConnection(RTCPeerConnection):
     ) -> None:
         super().__init__(configuration)
         self._turn_tls = turn_tls
+        # Set for a browser sender: its first REMB (montage_core.thirdparty.aiortc_remb).
+        self.remb_start: int | None = None
         self.turn_route: TurnRoute | None = None
         if turn_proxy is not None:
             from . import aioice_turn as turn_tunnel
@@ -61,6 +64,8 @@ class TunedPeerConnection(RTCPeerConnection):
     async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
         tune_receivers(self)
+        if self.remb_start is not None:
+            start_estimates_at_lan_speed(self, self.remb_start)
 
     async def setLocalDescription(self, sessionDescription: Any = None) -> None:  # noqa: N802, N803
         # Gathering (and so the TURN allocation) happens inside this call.

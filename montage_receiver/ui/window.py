@@ -629,7 +629,7 @@ class _Tile(QWidget):
             )
             text_rect.setRight(text_rect.right() - icon - pad)
         name = QFontMetrics(font).elidedText(
-            self.presenter.name, Qt.TextElideMode.ElideRight, max(0, text_rect.width())
+            self.presenter.label, Qt.TextElideMode.ElideRight, max(0, text_rect.width())
         )
         painter.drawText(
             text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name
