@@ -63,6 +63,13 @@ _DEVICE_ID_PARAM = {
 }
 
 _TEXT_LINE = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
+_ORG_PARAM = {
+    "name": "org",
+    "in": "path",
+    "required": True,
+    "description": "The organisation's name, as in its enrolment tokens.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ORG_CHARS},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -189,6 +196,23 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": {"type": "integer"},
             "uris": {"type": "array", "items": {"type": "string"}},
         },
+    },
+    "OrgSettings": {
+        "type": "object",
+        "required": ["org", "guests_allowed", "changed_at"],
+        "properties": {
+            "org": {"type": "string"},
+            "guests_allowed": {
+                "type": "boolean",
+                "description": "Whether guests may share to the organisation's rooms from /join.",
+            },
+            "changed_at": {"type": "number", "description": "0 if never changed."},
+        },
+    },
+    "OrgSettingsRequest": {
+        "type": "object",
+        "required": ["guests_allowed"],
+        "properties": {"guests_allowed": {"type": "boolean"}},
     },
     "TokenRequest": {
         "type": "object",
@@ -392,6 +416,66 @@ PATHS: dict[str, Any] = {
             security=_ADMIN_AUTH,
             parameters=[_DEVICE_ID_PARAM],
         )
+    },
+    "/v1/admin/orgs/{org}": {
+        "get": _operation(
+            "An organisation's settings (defaults if never changed).",
+            "200",
+            _json(_ref("OrgSettings"), "The settings."),
+            [*_AUTH_ERRORS, ("400", "BadRequest")],
+            security=_ADMIN_AUTH,
+            parameters=[_ORG_PARAM],
+        ),
+        "put": _operation(
+            "Change an organisation's settings: whether guests may share to its rooms.",
+            "200",
+            _json(_ref("OrgSettings"), "The settings now."),
+            _AUTH_ERRORS,
+            security=_ADMIN_AUTH,
+            body="OrgSettingsRequest",
+            parameters=[_ORG_PARAM],
+        ),
+    },
+    "/v1/guest/signal": {
+        "get": {
+            "summary": "The browser page's WebSocket: join a meeting as a guest, then carry"
+            " protocol messages to its receiver (docs/protocol.md §16).",
+            "security": [],
+            "responses": {
+                "101": {"description": "Switched to the WebSocket."},
+                "400": _error("BadRequest"),
+            },
+        }
+    },
+    "/join": {
+        "get": {
+            "summary": "The browser client: the page a guest shares from.",
+            "security": [],
+            "responses": {
+                "200": {"description": "The page.", "content": {"text/html": {}}},
+            },
+        }
+    },
+    "/join/{name}": {
+        "get": {
+            "summary": "The page's script and style sheet.",
+            "security": [],
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["join.js", "join.css"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file.",
+                    "content": {"text/javascript": {}, "text/css": {}},
+                },
+                "404": _error("NotFound"),
+            },
+        }
     },
     "/v1/admin/devices/{device_id}/resume": {
         "post": _operation(

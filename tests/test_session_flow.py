@@ -61,12 +61,19 @@ class Link:
     """One client connected to one receiver session, with every frame logged."""
 
     def __init__(
-        self, room: Room, clock: Clock, *, source: str = SRC, name: str = "Ann", tls: str = TLS
+        self,
+        room: Room,
+        clock: Clock,
+        *,
+        source: str = SRC,
+        name: str = "Ann",
+        tls: str = TLS,
+        guest: bool = False,
     ) -> None:
         self.room = room
         self.clock = clock
         self.client = ClientSession(name, tls)
-        self.receiver = PresenterSession(room, source)
+        self.receiver = PresenterSession(room, source, guest=guest)
         self.client_events: list[Any] = []
         self.receiver_events: list[Any] = []
         self.to_client: list[m.Message] = []
@@ -384,6 +391,49 @@ def test_lockout_of_one_source_leaves_others_alone(room: Room, clock: Clock) -> 
     _, r_events = other.try_pin(PIN)
     assert r_events == [OfferVerified("Bo", SDP_C)]
     assert room.lockout.retry_after(SRC, clock.now) == pytest.approx(30.0)
+
+
+# -- guests (the browser page, through the cloud's guest bridge) --------------------------------
+# Whatever source a guest's connection reports, its PIN guesses count for all guests.
+BRIDGE_A = "guests@cloud.test"
+BRIDGE_B = "198.51.100.23"
+
+
+def test_guests_share_one_lockout_per_meeting(room: Room, clock: Clock) -> None:
+    # Anyone can be a new guest, so each guest's own address counts for nothing:
+    # four wrong PINs from one guest and a fifth from another lock all guests out.
+    first = Link(room, clock, source=BRIDGE_A, guest=True)
+    first.greet()
+    for pin in ("0001", "0002", "0003", "0004"):
+        first.try_pin(pin)
+    first.client.leave()
+    first.pump()
+    second = Link(room, clock, source=BRIDGE_B, name="Bo", guest=True)
+    second.greet()
+    c_events, r_events = second.try_pin("0005")
+    assert isinstance(ended_error(c_events), LockedOut)
+    assert r_events[0] == PinFailed("guests", 0, 30.0)
+    third = Link(room, clock, source=BRIDGE_A, name="Cy", guest=True)
+    c_events, _ = third.greet()
+    assert isinstance(ended_error(c_events), LockedOut)
+    # A device of the organisation is not a guest: its own record, untouched.
+    device = Link(room, clock, source="dev-0123456789abcdef@cloud.test", name="Di")
+    device.greet()
+    device.try_pin(PIN)
+    device.answer()
+    assert device.receiver.state is SessionState.SHARING
+    assert room.lockout.retry_after("guests", clock.now) == pytest.approx(30.0)
+
+
+def test_a_guest_with_the_right_pin_clears_the_guests_record(room: Room, clock: Clock) -> None:
+    guessing = Link(room, clock, source=BRIDGE_A, guest=True)
+    guessing.greet()
+    guessing.try_pin("0001")
+    assert room.lockout.tries_left("guests", clock.now) == 4
+    host = Link(room, clock, source=BRIDGE_B, name="Host", guest=True)
+    host.join()
+    assert host.receiver.guest
+    assert room.lockout.tries_left("guests", clock.now) == 5
 
 
 def test_dropping_mid_attempt_still_costs_a_try(room: Room, clock: Clock) -> None:

@@ -52,7 +52,7 @@ GATEWAY_KEY = web.AppKey("montage_cloud.guest_gateway", GuestGateway)
 
 def add_guest_routes(app: web.Application, gateway: GuestGateway) -> None:
     app[GATEWAY_KEY] = gateway
-    app.router.add_get(GUEST_SIGNAL_PATH, guest_signal)
+    app.router.add_get(GUEST_SIGNAL_PATH, guest_signal, allow_head=False)
     add_page_routes(app)
 
 

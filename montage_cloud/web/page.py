@@ -64,13 +64,9 @@ def add_page_routes(app: web.Application) -> None:
             body=files.assets[name], content_type=ASSETS[name], charset="utf-8", headers=_HEADERS
         )
 
-    async def slash(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(JOIN_PATH)
-
     app.add_routes(
         [
-            web.get(JOIN_PATH, page),
-            web.get(JOIN_PATH + "/", slash),
-            web.get(JOIN_PATH + "/{name}", asset),
+            web.get(JOIN_PATH, page, allow_head=False),
+            web.get(JOIN_PATH + "/{name}", asset, allow_head=False),
         ]
     )

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from montage_cloud.api import make_app
+from montage_cloud.guests import GuestRules, GuestService
 from montage_cloud.request_bodies import TokenRequest
 from montage_cloud.service import CloudConfig, CloudService
 from montage_cloud.storage import open_storage
@@ -77,7 +78,10 @@ def bearer(enrolment: dict[str, Any]) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_cloud(
-    tmp_path: Path, xmpp: MemoryXmppAdmin | None = None, **config: Any
+    tmp_path: Path,
+    xmpp: MemoryXmppAdmin | None = None,
+    guest_rules: GuestRules | None = None,
+    **config: Any,
 ) -> AsyncIterator[Cloud]:
     settings: dict[str, Any] = {"turn": TURN, "admin_token": ADMIN_TOKEN, **config}
     database = tmp_path / "cloud.sqlite3"
@@ -85,7 +89,8 @@ async def running_cloud(
     clock = FakeClock()
     xmpp = xmpp or MemoryXmppAdmin()
     service = CloudService(storage, xmpp, CloudConfig(**settings), clock=clock)
-    client: TestClient[Any, Any] = TestClient(TestServer(make_app(service)))
+    guests = GuestService(service, guest_rules, clock=clock)
+    client: TestClient[Any, Any] = TestClient(TestServer(make_app(service, guests=guests)))
     await client.start_server()
     try:
         yield Cloud(client, service, clock, xmpp, database)

@@ -7,7 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from montage_cloud.models import Device, DeviceKind, DeviceStatus, EnrolmentToken, Meeting
+from montage_cloud.models import (
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    EnrolmentToken,
+    Meeting,
+    OrgSettings,
+)
 from montage_cloud.storage import EnrolmentRefused, Storage, TokenRefusal
 from tests.cloud.conftest import StorageScenario
 
@@ -213,5 +220,35 @@ def test_concurrent_resolve_failures_are_all_counted(with_storage: WithStorage) 
             *(storage.add_resolve_failure("dev-a", NOW, NOW - 600) for _ in range(15))
         )
         assert await storage.resolve_failures("dev-a", NOW - 600) == 15
+
+    with_storage(scenario)
+
+
+def test_org_settings_round_trip(with_storage: WithStorage) -> None:
+    async def scenario(storage: Storage) -> None:
+        assert await storage.get_org_settings("Acme") is None
+        await storage.set_org_settings(OrgSettings("Acme", guests_allowed=False, changed_at=NOW))
+        await storage.set_org_settings(OrgSettings("Other", guests_allowed=True, changed_at=NOW))
+        assert await storage.get_org_settings("Acme") == OrgSettings("Acme", False, NOW)
+        await storage.set_org_settings(OrgSettings("Acme", guests_allowed=True, changed_at=NOW + 1))
+        assert await storage.get_org_settings("Acme") == OrgSettings("Acme", True, NOW + 1)
+
+    with_storage(scenario)
+
+
+def test_rate_hits_count_per_key_within_a_window(with_storage: WithStorage) -> None:
+    async def scenario(storage: Storage) -> None:
+        window = 600
+        key = "guest-join:203.0.113.7"
+        assert await storage.rate_hits(key, NOW - window) == 0
+        counts = await asyncio.gather(
+            *(storage.add_rate_hit(key, NOW, NOW - window) for _ in range(12))
+        )
+        assert sorted(counts) == list(range(1, 13))  # concurrent hits all counted
+        assert await storage.add_rate_hit("guest-miss:203.0.113.7", NOW, NOW - window) == 1
+        assert await storage.rate_hits(key, NOW + 599 - window) == 12
+        later = NOW + window
+        assert await storage.rate_hits(key, later - window) == 0
+        assert await storage.add_rate_hit(key, later, later - window) == 1
 
     with_storage(scenario)
