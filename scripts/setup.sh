@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Montage needs on a fresh Debian machine (root, Python 3.11+):
-# the X and Qt libraries (Xvfb for headless runs), then the virtualenv.
+# the X and Qt libraries (Xvfb for headless runs), then the virtualenv, then
+# the browser client's front-end packages (web/, pinned by its npm lock file).
 # Safe to run again: it only installs what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,11 @@ APT_PACKAGES=(
   binutils                         # PyInstaller's ELF tools and strip (./scripts/build.sh)
   nsis                             # makensis: the Windows installer script compiles here too
   xinit systemd                    # the receiver appliance's unit, checked by systemd-analyze
+  chromium libnss3-tools           # the browser client's tests: a real Chromium, and certutil to trust the test CA
 )
+# Node.js and npm build the browser client's page and run its cross-language
+# tests; install Debian's only if there is none (NodeSource's bundles npm).
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -47,4 +52,17 @@ if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
     tail -n 30 "$log" >&2; echo "setup: pip install failed (full log: $log)" >&2; exit 1
   fi
   cp pyproject.toml "$stamp"
+fi
+
+# The browser client's front end: exactly the versions in web/package-lock.json.
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' || {
+  echo "setup: the browser client needs Node.js 20 or newer (this is $(node --version))" >&2; exit 1; }
+web_stamp=web/node_modules/.montage-installed
+if [ ! -f "$web_stamp" ] || ! cmp -s web/package-lock.json "$web_stamp"; then
+  echo "setup: installing the browser client's packages into web/node_modules" >&2
+  log=.venv/npm-ci.log
+  if ! (cd web && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+    tail -n 30 "$log" >&2; echo "setup: npm ci failed (full log: $log)" >&2; exit 1
+  fi
+  cp web/package-lock.json "$web_stamp"
 fi
