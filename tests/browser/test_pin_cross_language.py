@@ -10,6 +10,7 @@ must fail on both sides, whichever side has it wrong.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Iterator
 
@@ -30,12 +31,13 @@ TLS = "sha-256 " + "3FA0" * 16
 # What Chromium offers (one sha-256 line per media section, repeated) and
 # what aiortc answers (three algorithms, session level): the canonical form
 # must come out the same in both languages.
+_CHROMIUM_DTLS = ":".join(f"{b:02X}" for b in hashlib.sha256(b"a DTLS certificate").digest())
 CHROMIUM_OFFER = (
     "v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-    "a=fingerprint:sha-256 C4:C6:0B:1D:2E:3F:40:51:62:73:84:95:A6:B7:C8:D9:EA:FB:0C:1D:2E:3F:40:51:62:73:84:95:A6:B7:C8:D1\r\n"
+    f"a=fingerprint:sha-256 {_CHROMIUM_DTLS}\r\n"
     "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
-    "a=fingerprint:sha-256 c4:c6:0b:1d:2e:3f:40:51:62:73:84:95:a6:b7:c8:d9:ea:fb:0c:1d:2e:3f:40:51:62:73:84:95:a6:b7:c8:d1\r\n"
+    f"a=fingerprint:sha-256 {_CHROMIUM_DTLS.lower()}\r\n"
 )
 AIORTC_ANSWER = (
     "v=0\r\no=- 3921 3921 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"

@@ -166,9 +166,7 @@ def test_an_admitted_guest_gets_turn_credentials_of_its_own(tmp_path: Path) -> N
             assert admission.guest_id.startswith("guest-")
             assert turn.username == f"{int(cloud.clock.now) + 900}:{admission.guest_id}"
             assert turn.ttl == 900
-            expected = hmac.new(
-                TURN.secret.encode(), turn.username.encode(), hashlib.sha1
-            ).digest()
+            expected = hmac.new(TURN.secret.encode(), turn.username.encode(), hashlib.sha1).digest()
             assert turn.password == base64.b64encode(expected).decode()
             assert turn.uris[0].startswith("turns:")
             # No device secret anywhere in what a guest is given.
@@ -179,12 +177,14 @@ def test_an_admitted_guest_gets_turn_credentials_of_its_own(tmp_path: Path) -> N
 
 def test_the_first_message_must_be_a_join(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with running_cloud(tmp_path) as cloud:
-            async with cloud.client.ws_connect("/v1/guest/signal") as ws:
-                await ws.send_str('{"type":"hello","version":1,"name":"Eve"}')
-                answer = await ws.receive_json(timeout=5)
-                assert answer["code"] == "bad_request"
-                assert (await ws.receive(timeout=5)).type.name in ("CLOSE", "CLOSED")
+        async with (
+            running_cloud(tmp_path) as cloud,
+            cloud.client.ws_connect("/v1/guest/signal") as ws,
+        ):
+            await ws.send_str('{"type":"hello","version":1,"name":"Eve"}')
+            answer = await ws.receive_json(timeout=5)
+            assert answer["code"] == "bad_request"
+            assert (await ws.receive(timeout=5)).type.name in ("CLOSE", "CLOSED")
 
     run(scenario())
 
