@@ -16,7 +16,8 @@ later in the middle of a share.
   (replaced), `AimdRateControl.current_bitrate/current_bitrate_initialized/
   latest_estimated_throughput`.
 - `aiortc_ice` (aiortc, aioice): `RTCIceGatherer._connection`,
-  `Connection.turn_ssl`, `Connection._nominated`.
+  `Connection.turn_ssl`, `Connection._nominated`; `aiortc.sdp` (undocumented)
+  to read a BUNDLE offer's candidates.
 - `aioice_turn` (aioice): `aioice.turn.create_turn_endpoint` (replaced),
   `TurnTransport._connect`.
 - `slixmpp_tunnel` (slixmpp): `XMLStream._attempt_connection` (overridden),

@@ -13,6 +13,15 @@ reads which candidate pair ICE selected, so the person is told when media
 goes through the relay. With `turn_proxy`, gathering runs inside an
 `aioice_turn` route, so the TURN connection is tunnelled through the proxy.
 Video receivers get the marker-aware jitter buffer (`aiortc_jitter`).
+
+aiortc 1.16 also loses remote candidates of a BUNDLE offer: it keys them by
+ICE transport before merging the bundled transports, so the shared transport
+keeps only the last m-section's candidates. Chromium (bundlePolicy
+max-bundle) puts its candidates in the first m-section only, so aiortc got
+none: fine on a LAN, where Chromium's checks teach aioice its address, but
+through a relay aioice never opens a permission for the browser and the
+share cannot start. `TunedPeerConnection` gives the shared transport every
+bundled m-section's candidates (`aiortc.sdp` parses them).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
+from aiortc.sdp import SessionDescription
 
 from .aiortc_jitter import tune_receivers
 from .aiortc_remb import start_estimates_at_lan_speed
@@ -63,6 +73,7 @@ class TunedPeerConnection(RTCPeerConnection):
 
     async def setRemoteDescription(self, sessionDescription: Any) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
+        await _add_bundled_candidates(self, sessionDescription.sdp)
         tune_receivers(self)
         if self.remb_start is not None:
             start_estimates_at_lan_speed(self, self.remb_start)
@@ -93,6 +104,24 @@ def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
         if connection not in connections:
             connections.append(connection)
     return connections
+
+
+async def _add_bundled_candidates(pc: RTCPeerConnection, sdp: str) -> None:
+    """Give a BUNDLE group's shared ICE transport the candidates of all its m-sections."""
+    description = SessionDescription.parse(sdp)
+    bundle = next((g for g in description.group if g.semantic == "BUNDLE"), None)
+    if bundle is None or not bundle.items:
+        return
+    primary = next((t for t in pc.getTransceivers() if t.mid == bundle.items[0]), None)
+    if primary is None or primary.receiver.transport is None:
+        return
+    ice = primary.receiver.transport.transport
+    for media in description.media:
+        if media.rtp.muxId in bundle.items:
+            for candidate in media.ice_candidates:
+                # aioice ignores a candidate it already has, and aiortc ignores
+                # any after end-of-candidates.
+                await ice.addRemoteCandidate(candidate)
 
 
 def uses_relay(pc: RTCPeerConnection) -> bool:

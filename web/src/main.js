@@ -6,7 +6,10 @@
 //
 // #status holds the sentence for the current state; its data-state attribute
 // names the state (idle, joining, need_pin, picking, connecting, sharing,
-// stopped, failed, unsupported) and data-error the kind of the last failure.
+// stopped, failed, unsupported), data-error the kind of the last failure and,
+// while sharing, data-path whether media goes direct or through the relay.
+// data-seq counts the states shown, so a script can tell a repeated sentence
+// (locked out again) from the old one.
 
 import { GuestLink } from "./guest_link.js";
 import { ShareMedia, browserSupported, pickScreen } from "./media.js";
@@ -56,6 +59,7 @@ class JoinPage {
     this.stopButton.addEventListener("click", () => this.stop(SENTENCES.stopped));
     this.cameraButton.addEventListener("click", () => this.toggle("camera"));
     this.microphoneButton.addEventListener("click", () => this.toggle("microphone"));
+    this.quality.addEventListener("change", () => this.media?.setQuality(this.quality.value));
     this.meetingId.addEventListener("input", () => this.forgetMeeting());
     // A closed tab ends the share: say goodbye while we still can (the cloud
     // also does, for a tab that could not).
@@ -172,24 +176,40 @@ class JoinPage {
   }
 
   async onAnswer(sdp) {
-    await this.media.accept(sdp);
     this.pinRow.hidden = true;
     this.stopButton.hidden = false;
     this.shareButton.hidden = true;
-    this.show("sharing", `Sharing your screen to ${this.session.room}.`);
+    for (const input of [this.meetingId, this.name, this.pin]) input.readOnly = true;
+    this.show("connecting", `The room accepted: starting the picture on ${this.session.room}…`);
+    await this.media.accept(sdp);
     for (const kind of ["camera", "microphone"]) {
       if (this.wanted[kind]) await this.setDevice(kind, true);
     }
     this.sendShareState();
+    if (this.media?.pc.connectionState === "connected") await this.onConnected();
   }
 
   onConnectionState() {
     const state = this.media?.pc.connectionState;
+    if (state === "connected") {
+      this.onConnected().catch((error) => this.fail(error));
+      return;
+    }
     if (state !== "failed" || this.session === null) return;
-    const sharing = this.session.state === State.SHARING;
+    const connected = this.status.dataset.state === "sharing";
     this.session.leave("media failed");
     this.flush();
-    this.fail(new ShareError("media_lost", sharing ? SENTENCES.mediaLost : SENTENCES.noMediaPath));
+    this.fail(new ShareError("media_lost", connected ? SENTENCES.mediaLost : SENTENCES.noMediaPath));
+  }
+
+  /** Media flows: say so, and how (as the desktop client says Cloud or Relayed). */
+  async onConnected() {
+    if (this.session?.state !== State.SHARING || this.status.dataset.state === "sharing") return;
+    const path = await this.media.path();
+    const relayed = path?.candidateType === "relay";
+    const how = relayed ? " through the cloud's relay" : "";
+    this.show("sharing", `Sharing your screen to ${this.session.room}${how}.`);
+    this.status.dataset.path = relayed ? `relayed-${path.relayProtocol ?? "udp"}` : "direct";
   }
 
   // -- camera and microphone -------------------------------------------------------
@@ -263,6 +283,7 @@ class JoinPage {
     this.stopButton.hidden = true;
     this.shareButton.hidden = false;
     this.shareButton.disabled = false;
+    for (const input of [this.meetingId, this.name, this.pin]) input.readOnly = false;
   }
 
   forgetMeeting() {
@@ -284,6 +305,8 @@ class JoinPage {
     this.status.textContent = sentence;
     this.status.dataset.state = state;
     this.status.dataset.error = errorKind;
+    this.status.dataset.seq = String(Number(this.status.dataset.seq ?? 0) + 1);
+    delete this.status.dataset.path;
   }
 
   /** Something to know that changes no state (a camera that would not open). */

@@ -93,6 +93,13 @@ export class ShareMedia {
     await this.applyQuality();
   }
 
+  /** Switch between text, motion and auto while sharing. */
+  async setQuality(name) {
+    this.quality = QUALITIES[name] ?? QUALITIES.auto;
+    this.screenTrack.contentHint = this.quality.hint;
+    if (this.pc.remoteDescription) await this.applyQuality();
+  }
+
   async applyQuality() {
     const sender = this.screenSender.sender;
     const parameters = sender.getParameters();

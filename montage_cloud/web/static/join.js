@@ -260,6 +260,12 @@ var ShareMedia = class {
     await this.pc.setRemoteDescription({ type: "answer", sdp });
     await this.applyQuality();
   }
+  /** Switch between text, motion and auto while sharing. */
+  async setQuality(name) {
+    this.quality = QUALITIES[name] ?? QUALITIES.auto;
+    this.screenTrack.contentHint = this.quality.hint;
+    if (this.pc.remoteDescription) await this.applyQuality();
+  }
   async applyQuality() {
     const sender = this.screenSender.sender;
     const parameters = sender.getParameters();
@@ -3180,6 +3186,7 @@ var JoinPage = class {
     this.stopButton.addEventListener("click", () => this.stop(SENTENCES.stopped));
     this.cameraButton.addEventListener("click", () => this.toggle("camera"));
     this.microphoneButton.addEventListener("click", () => this.toggle("microphone"));
+    this.quality.addEventListener("change", () => this.media?.setQuality(this.quality.value));
     this.meetingId.addEventListener("input", () => this.forgetMeeting());
     window.addEventListener("pagehide", () => this.leave("closed"));
     this.show("idle", SENTENCES.idle);
@@ -3285,23 +3292,38 @@ var JoinPage = class {
     this.flush();
   }
   async onAnswer(sdp) {
-    await this.media.accept(sdp);
     this.pinRow.hidden = true;
     this.stopButton.hidden = false;
     this.shareButton.hidden = true;
-    this.show("sharing", `Sharing your screen to ${this.session.room}.`);
+    for (const input of [this.meetingId, this.name, this.pin]) input.readOnly = true;
+    this.show("connecting", `The room accepted: starting the picture on ${this.session.room}…`);
+    await this.media.accept(sdp);
     for (const kind of ["camera", "microphone"]) {
       if (this.wanted[kind]) await this.setDevice(kind, true);
     }
     this.sendShareState();
+    if (this.media?.pc.connectionState === "connected") await this.onConnected();
   }
   onConnectionState() {
     const state = this.media?.pc.connectionState;
+    if (state === "connected") {
+      this.onConnected().catch((error) => this.fail(error));
+      return;
+    }
     if (state !== "failed" || this.session === null) return;
-    const sharing = this.session.state === State.SHARING;
+    const connected = this.status.dataset.state === "sharing";
     this.session.leave("media failed");
     this.flush();
-    this.fail(new ShareError("media_lost", sharing ? SENTENCES.mediaLost : SENTENCES.noMediaPath));
+    this.fail(new ShareError("media_lost", connected ? SENTENCES.mediaLost : SENTENCES.noMediaPath));
+  }
+  /** Media flows: say so, and how (as the desktop client says Cloud or Relayed). */
+  async onConnected() {
+    if (this.session?.state !== State.SHARING || this.status.dataset.state === "sharing") return;
+    const path = await this.media.path();
+    const relayed = path?.candidateType === "relay";
+    const how = relayed ? " through the cloud's relay" : "";
+    this.show("sharing", `Sharing your screen to ${this.session.room}${how}.`);
+    this.status.dataset.path = relayed ? `relayed-${path.relayProtocol ?? "udp"}` : "direct";
   }
   // -- camera and microphone -------------------------------------------------------
   async toggle(kind) {
@@ -3367,6 +3389,7 @@ var JoinPage = class {
     this.stopButton.hidden = true;
     this.shareButton.hidden = false;
     this.shareButton.disabled = false;
+    for (const input of [this.meetingId, this.name, this.pin]) input.readOnly = false;
   }
   forgetMeeting() {
     if (this.session !== null && this.session.state !== State.SHARING) {
@@ -3385,6 +3408,8 @@ var JoinPage = class {
     this.status.textContent = sentence;
     this.status.dataset.state = state;
     this.status.dataset.error = errorKind;
+    this.status.dataset.seq = String(Number(this.status.dataset.seq ?? 0) + 1);
+    delete this.status.dataset.path;
   }
   /** Something to know that changes no state (a camera that would not open). */
   note(sentence) {
