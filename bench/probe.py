@@ -8,6 +8,8 @@ so the probe costs next to nothing beside decoding.
 
 Protocol with bench/run.py: prints one `ready` JSON line; SIGUSR1 opens the
 measurement window; SIGTERM closes it and prints one `result` JSON line.
+SIGUSR2 closes a window and prints its `result` line without ending, so one
+receiver can measure several presenters in turn (bench/browser_row.py).
 With `--cloud URL --token T` it enrols with that cloud first and its ready
 line carries the 6-digit `cloud_meeting_id` too (the browser row joins by it).
 """
@@ -101,6 +103,9 @@ class Probe:
             self.change_latencies.append(latency)
 
     def open_window(self) -> None:
+        self.arrivals, self.latencies, self.change_latencies = [], [], []
+        self.unreadable = 0
+        self._signature = None
         self.window_open = True
         self.window_start = time.monotonic()
         self.cpu_start = cpu_seconds()
@@ -154,6 +159,12 @@ async def serve(port: int, cloud: argparse.Namespace | None = None) -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, probe.open_window)
+
+        def window_done() -> None:
+            print(json.dumps(probe.result()), flush=True)
+            probe.window_open = False
+
+        loop.add_signal_handler(signal.SIGUSR2, window_done)
         loop.add_signal_handler(signal.SIGTERM, done.set)
         loop.add_signal_handler(signal.SIGINT, done.set)
         print(

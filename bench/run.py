@@ -13,8 +13,9 @@ starting the client to the first frame at the receiver. Then it runs
 ffmpeg's pipeline (x11grab → libx264 ultrafast zerolatency → null) on the
 same screen for the same time, and reports CPU ratios. Then the wall cases
 (`bench.wall`: the receiver's real window, one presenter on a 1080p and a 4K
-wall, four presenters on a 1080p wall — the `grid4` row). The last line of
-output is one JSON object with every figure.
+wall, four presenters on a 1080p wall — the `grid4` row). `--browser` adds
+the browser row (bench/browser_row.py): the browser client beside the
+desktop client. The last line of output is one JSON object with every figure.
 
 This is a benchmark, not a test: it reports numbers and asserts nothing.
 """
@@ -206,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(wall.CASES),
         help=f"comma-separated wall cases, from {', '.join(wall.CASES)} (empty: none)",
     )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also the browser row: Chromium and the desktop client, video and slides",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenes.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENES]
@@ -226,7 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results))
     if wall_results:
         print(wall.table(wall_results))
-    print(json.dumps({"scenes": results, "walls": wall_results}))
+    figures: dict[str, Any] = {"scenes": results, "walls": wall_results}
+    if args.browser:
+        from bench import browser_row  # Playwright and a cloud only when asked for
+
+        rows = browser_row.run(args.seconds, list(browser_row.SCENES), "auto")
+        print(browser_row.table(rows))
+        figures["browser"] = rows
+    print(json.dumps(figures))
     return 0
 
 

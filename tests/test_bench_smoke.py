@@ -46,3 +46,19 @@ def test_benchmark_emits_its_json_line() -> None:
     assert wall["receiver_cpu"] > 0 and wall["wall"] == [1920, 1080]
     (tile,) = wall["tiles"]
     assert tile["fps"] > 0 and tile["painted_fps"] > 0
+
+
+def test_browser_row_emits_its_json_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.browser_row", "--seconds", "1", "--scenes", "slides"],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout.strip().splitlines()[-1])["rows"]
+    assert set(rows) == {"desktop slides", "browser slides"}
+    for row in rows.values():
+        assert row["frames"] > 0 and row["readable"] > 0.5 and row["sender_cpu"] > 0
+    assert rows["browser slides"]["chromium"]["encoder"]
