@@ -2,8 +2,9 @@
 
 Starts a real Prosody and a real coturn from deploy/'s templates and the REST
 API wired to them (accounts through `ProsodyAdmin`, TURN credentials with
-coturn's secret), all with one throw-away CA. Prints their endpoints as one
-JSON line on stdout, then runs until Ctrl-C or SIGTERM and stops everything.
+coturn's secret, the browser client's page and its guest bridge logged in to
+Prosody), all with one throw-away CA. Prints their endpoints as one JSON line
+on stdout, then runs until Ctrl-C or SIGTERM and stops everything.
 
 It also serves a signed update repository at /updates/ with throw-away keys
 (`updates` in the ready line: its URL, directory, keys and root.json), so a

@@ -1,7 +1,7 @@
 """The guest bridge's XMPP side: one session, as `guests@<domain>`, for every guest.
 
 A browser guest cannot hold an XMPP account; the cloud relays its protocol
-messages instead (docs/protocol.md §16). Each guest's share is one
+messages instead (docs/protocol.md §17). Each guest's share is one
 conversation of this session with the receiver, carried exactly as a
 device's are (`urn:montage:signal:1` IQs, §15.2), so the receiver runs the
 same state machine and only learns from the sender's bare JID that the

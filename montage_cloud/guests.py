@@ -1,7 +1,7 @@
 """Who may join a meeting as a guest (the browser page), and how often.
 
 A guest has no device secret, and the internet is full of them, so the cloud
-decides before it relays a single protocol message (docs/protocol.md §16):
+decides before it relays a single protocol message (docs/protocol.md §17):
 
 1. **Guest logins per network**: at most `joins_per_ip` joins per `window`
    from one IPv4 address or IPv6 /64 (a machine there has the whole /64).

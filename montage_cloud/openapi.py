@@ -439,7 +439,7 @@ PATHS: dict[str, Any] = {
     "/v1/guest/signal": {
         "get": {
             "summary": "The browser page's WebSocket: join a meeting as a guest, then carry"
-            " protocol messages to its receiver (docs/protocol.md §16).",
+            " protocol messages to its receiver (docs/protocol.md §17).",
             "security": [],
             "responses": {
                 "101": {"description": "Switched to the WebSocket."},

@@ -3,7 +3,7 @@
 A guest has no device account. The cloud relays each guest's protocol
 messages from one XMPP account of its own, `guests@<domain>` (device
 accounts are `dev-<16 hex>`, so the name cannot be taken). A receiver that
-hears from that account knows the source is a guest (docs/protocol.md §16):
+hears from that account knows the source is a guest (docs/protocol.md §17):
 anonymous visitors are not told apart by address, so all guests of one
 meeting share one PIN lockout record.
 """

@@ -208,7 +208,7 @@ class CloudLink:
             await current.send(sender, conversation, answer)
 
         bare = sender.split("/", 1)[0]
-        # The cloud's guest bridge speaks for browser guests (protocol.md §16).
+        # The cloud's guest bridge speaks for browser guests (protocol.md §17).
         guest = is_guest_bridge(bare, self.account.jid.split("@", 1)[-1])
         # A task per message; the service keeps one conversation's messages in order.
         task = asyncio.ensure_future(

@@ -68,7 +68,7 @@ class PresenterSession:
         self.guest = guest
         # Whose PIN guesses this connection spends. A guest has no address of
         # its own worth counting (anyone can be a new one): all guests of this
-        # meeting share one record (docs/protocol.md §16).
+        # meeting share one record (docs/protocol.md §17).
         self.lockout_source = GUEST_SOURCE if guest else source
         self.state = SessionState.AWAITING_HELLO
         self.name = ""

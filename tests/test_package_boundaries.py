@@ -35,7 +35,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "montage_cloud": {"montage_client", "montage_receiver", *QT_AND_MEDIA},
 }
 # The only parts of montage_core the cloud may use: they load no Qt and no media.
-CLOUD_MAY_USE_FROM_CORE = {"montage_core", "montage_core.entry", "montage_core.xmpp_session"}
+CLOUD_MAY_USE_FROM_CORE = {
+    "montage_core",
+    "montage_core.entry",
+    "montage_core.xmpp_session",
+    # The guest bridge: the <signal/> payload and the guests' account name.
+    "montage_core.signal_stanza",
+    "montage_core.guests",
+}
 EXTRA_OF = {
     "montage_core": "core",
     "montage_client": "client",
@@ -272,6 +279,20 @@ def test_a_fresh_cloud_install_has_no_qt_or_media(tmp_path: Path) -> None:
         [str(env_dir / "bin" / "montage-cloud"), "--help"], capture_output=True, text=True
     )
     assert cloud.returncode == 0 and "serve" in cloud.stdout
+    # The wheel carries the browser client's page, built: the cloud needs no Node.js.
+    page = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from montage_cloud.web.page import PageFiles; f = PageFiles.load();"
+            " print(len(f.html), *(len(v) for v in f.assets.values()))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert page.returncode == 0, page.stderr
+    assert all(int(size) > 1000 for size in page.stdout.split()), page.stdout
     # The client's command exists there too, and says what to install instead of a traceback.
     client = subprocess.run(
         [str(env_dir / "bin" / "montage-client"), "join", "1234567890"],

@@ -1,4 +1,4 @@
-"""The browser client: the page at /join and the guests' WebSocket (docs/protocol.md §16).
+"""The browser client: the page at /join and the guests' WebSocket (docs/protocol.md §17).
 
 `page.py` serves the built page from `static/` (no CDN: the page works on a
 network that reaches only the cloud); `guest_socket.py` is the WebSocket a

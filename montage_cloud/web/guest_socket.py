@@ -1,4 +1,4 @@
-"""The guests' WebSocket: `wss://<cloud>/v1/guest/signal` (docs/protocol.md §16).
+"""The guests' WebSocket: `wss://<cloud>/v1/guest/signal` (docs/protocol.md §17).
 
     page → cloud   {"type": "join", "meeting_id": "123456"}
     cloud → page   {"type": "joined", "fingerprint", "ice_servers", …}

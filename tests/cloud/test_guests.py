@@ -1,4 +1,4 @@
-"""The guest rules at the cloud (docs/protocol.md §16), through the real app and its WebSocket.
+"""The guest rules at the cloud (docs/protocol.md §17), through the real app and its WebSocket.
 
 Guests join over `/v1/guest/signal`. These tests run without an XMPP server,
 so a guest the rules let in is then told the cloud cannot take guests

@@ -1,5 +1,5 @@
 // The page's one connection: a WebSocket to the cloud that carries the
-// protocol to the receiver through the guest bridge (docs/protocol.md §16).
+// protocol to the receiver through the guest bridge (docs/protocol.md §17).
 //
 //   page → cloud  {"type": "join", "meeting_id": "123456"}
 //   cloud → page  {"type": "joined", "fingerprint", "ice_servers", …}

@@ -18,7 +18,7 @@ export function describeWait(seconds) {
   return `${minutes} minute${minutes === 1 ? "" : "s"}`;
 }
 
-// A guest's wrong PINs count against every guest of the room (protocol.md §16).
+// A guest's wrong PINs count against every guest of the room (protocol.md §17).
 export function wrongPinSentence(triesLeft) {
   const tries = `${triesLeft} ${triesLeft === 1 ? "try" : "tries"}`;
   return `Wrong PIN. ${tries} left before guests are locked out of this room for a while.`;
