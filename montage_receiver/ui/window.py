@@ -988,7 +988,7 @@ class ReceiverWindow(QWidget):
         # shares: their caption has no room.
         tiles = self.grid.tiles
         if len(tiles) == 1 and tiles[0].caption_rect() is None:
-            card.setText(f"{tiles[0].presenter.name}  ·  {self.join_text()}")
+            card.setText(f"{tiles[0].presenter.label}  ·  {self.join_text()}")
         margin = max(8, round(self.height() * 0.02))
         card.place(QRect(margin, margin, width - 2 * margin, round(height * 1.2)), floating=True)
         if announce:
