@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.browser import chromium, trust_ca
-from bench.run import TICKS, Scene, cpu_ticks
+from bench.cpu import TICKS, cpu_ticks
+from bench.run import Scene
 from bench.stamp import now_ms
 from bench.xvfb import Xvfb, stop_process, workload_on
 
