@@ -10,12 +10,13 @@ library's private names happens only in montage_core/thirdparty/.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import subprocess
 import sys
 import venv
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -137,11 +138,17 @@ def test_the_receiver_loads_no_client_and_no_screen_capture() -> None:
     assert loaded & {"montage_client", "montage_cloud", "mss"} == set()
 
 
+@functools.cache
+def _import_names() -> Mapping[str, list[str]]:
+    # Scanning every installed distribution takes a second or so: once per run.
+    return metadata.packages_distributions()
+
+
 def _distribution_of(top_level: str) -> str | None:
     """The installed distribution that provides import name `top_level`, or None for stdlib."""
     if top_level in sys.stdlib_module_names or top_level.startswith("montage"):
         return None
-    owners = metadata.packages_distributions().get(top_level)
+    owners = _import_names().get(top_level)
     assert owners, f"{top_level} is imported but no installed distribution provides it"
     return owners[0]
 
