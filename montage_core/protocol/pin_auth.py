@@ -61,6 +61,14 @@ class PinExchange:
         self._key: bytes | None = None
 
     def finish(self, inbound: bytes) -> None:
+        # spake2 decodes a point from whatever bytes it is given, so a
+        # truncated message can still land on the curve (about 1 in 16 for
+        # random bytes): refuse any message that is not exactly our length.
+        if len(inbound) != len(self.outbound):
+            raise MalformedMessage(
+                f"invalid PAKE message: {len(inbound)} bytes, expected {len(self.outbound)}"
+                " (a side byte and 32 bytes)"
+            )
         try:
             self._key = self._spake.finish(inbound)
         except Exception as exc:

@@ -18,6 +18,7 @@ import pytest
 from spake2 import SPAKE2_A, SPAKE2_B
 from spake2.parameters.ed25519 import ParamsEd25519
 
+from montage_core.protocol.messages import MalformedMessage
 from montage_core.protocol.pin_auth import (
     ID_CLIENT,
     ID_RECEIVER,
@@ -198,9 +199,9 @@ def test_bad_messages_are_refused_by_both(js: NodePeer, name: str, inbound: obje
     message = inbound(mine)  # type: ignore[operator]
     refused = js.ask(op="finish", id=f"bad-{name}", message=b64(message))
     assert name in refused.get("error", ""), refused
-    python = SPAKE2_A(b"1234", idA=ID_CLIENT, idB=ID_RECEIVER)
-    python.start()
+    python = PinExchange("1234", is_client=True)
     if name == "reflected message":
-        python.outbound_message = mine[1:]  # what a reflection of *its* message would be
-    with pytest.raises(Exception):  # noqa: B017 (spake2 raises several unrelated types)
+        # What a reflection of *its* message would be.
+        python._spake.outbound_message = mine[1:]  # noqa: SLF001
+    with pytest.raises(MalformedMessage):
         python.finish(message)
