@@ -202,6 +202,6 @@ def test_bad_messages_are_refused_by_both(js: NodePeer, name: str, inbound: obje
     python = PinExchange("1234", is_client=True)
     if name == "reflected message":
         # What a reflection of *its* message would be.
-        python._spake.outbound_message = mine[1:]  # noqa: SLF001
+        python._spake.outbound_message = mine[1:]
     with pytest.raises(MalformedMessage):
         python.finish(message)
