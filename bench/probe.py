@@ -12,6 +12,10 @@ SIGUSR2 closes a window and prints its `result` line without ending, so one
 receiver can measure several presenters in turn (bench/browser_row.py).
 With `--cloud URL --token T` it enrols with that cloud first and its ready
 line carries the 6-digit `cloud_meeting_id` too (the browser row joins by it).
+A result also carries the largest gap between two frames and the presenter's
+link figures as `--status-json` reports them (loss, round trip, keyframes,
+freezes, reconnects); `--bind` and `--pin` put it in the fault lab
+(bench/faults.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from montage_core.cloud.enrol import enrol_device
 from montage_core.net import ProxySettings
 from montage_receiver.config import ReceiverConfig
 from montage_receiver.meeting import open_meeting
+from montage_receiver.presenter import Presenter
 from montage_receiver.service import PresenterAdded, ServiceEvent
 
 # Bands of the picture (below the strip) whose mean luma signs its content.
@@ -72,6 +77,7 @@ class Probe:
     unreadable: int = 0
     change_latencies: list[int] = field(default_factory=list)
     first_frame_wall_ms: int | None = None
+    presenter: Presenter | None = None
     _signature: np.ndarray[Any, np.dtype[np.float64]] | None = None
 
     def on_frame(self, frame: Any) -> None:
@@ -114,6 +120,9 @@ class Probe:
         elapsed = max(1e-6, time.monotonic() - self.window_start)
         frames = len(self.arrivals)
         lat = np.array(self.latencies) if self.latencies else np.array([np.nan])
+        times = [self.window_start, *self.arrivals]
+        gaps = np.diff(np.array(times)) if len(times) > 1 else np.array([elapsed])
+        link = self.presenter.link_snapshot() if self.presenter is not None else {}
         return {
             "event": "result",
             "frames": frames,
@@ -124,16 +133,23 @@ class Probe:
             "change_latencies_ms": self.change_latencies,
             "receiver_cpu": 100.0 * (cpu_seconds() - self.cpu_start) / elapsed,
             "first_frame_wall_ms": self.first_frame_wall_ms,
+            "max_gap_ms": round(float(gaps.max()) * 1000),
+            **link,
         }
 
 
-async def serve(port: int, cloud: argparse.Namespace | None = None) -> None:
+async def serve(
+    port: int,
+    cloud: argparse.Namespace | None = None,
+    bind: str = "127.0.0.1",
+    pin: str | None = None,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="montage-probe-") as data_dir:
         config = ReceiverConfig(
             name="Bench",
-            bind="127.0.0.1",
+            bind=bind,
             port=port,
-            pin=None,
+            pin=pin,
             data_dir=Path(data_dir),
             proxy=ProxySettings.parse("none"),
         )
@@ -154,6 +170,7 @@ async def serve(port: int, cloud: argparse.Namespace | None = None) -> None:
         def attach(event: ServiceEvent) -> None:
             if isinstance(event, PresenterAdded):
                 event.presenter.on_frame = probe.on_frame
+                probe.presenter = event.presenter
 
         meeting.service.subscribe(attach)
         done = asyncio.Event()
@@ -190,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="its enrolment token")
     parser.add_argument("--cloud-ca", metavar="FILE", help="the cloud's CA")
     parser.add_argument("--xmpp", metavar="HOST:PORT", help="the cloud's XMPP service")
+    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--pin", help="ask presenters for this PIN (default: none)")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port, args if args.cloud else None))
+    asyncio.run(serve(args.port, args if args.cloud else None, args.bind, args.pin))
     return 0
 
 

@@ -115,18 +115,19 @@ class Bridge:
         self.destroy()
 
 
-def free_subnet() -> int:
+def free_subnet(avoid: tuple[int, ...] = ()) -> int:
     """A 198.18.N.0/30 no interface on this host uses yet.
 
     Not a fixed N: another pytest run on this machine (a colleague's full suite)
     may hold a namespace at the same address, and the kernel would then route
-    our packets to it.
+    our packets to it. `avoid`: subnets this caller has picked but not yet
+    configured (a lab with two links).
     """
     used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
     start = os.getpid() % 150
     for offset in range(150):
         candidate = 100 + (start + offset) % 150
-        if f" 198.18.{candidate}." not in used:
+        if f" 198.18.{candidate}." not in used and candidate not in avoid:
             return candidate
     raise RuntimeError("no free 198.18.N.0/30 for a test namespace")
 

@@ -13,7 +13,12 @@ from aiortc.rtp import RtpPacket
 
 from montage_core.rtc.encode_hints import MOTION, TEXT, EncodeHints
 from montage_core.thirdparty.aiortc_codecs import ScreenH264Encoder
-from montage_core.thirdparty.aiortc_jitter import GAP_PATIENCE, MarkerJitterBuffer
+from montage_core.thirdparty.aiortc_jitter import (
+    GAP_PATIENCE,
+    KEYFRAME_RETRY,
+    MarkerJitterBuffer,
+    is_keyframe,
+)
 
 
 def picture(value: int, hints: EncodeHints, pts: int) -> av.VideoFrame:
@@ -84,6 +89,13 @@ def test_a_gap_holds_the_frame_back() -> None:
     assert frame is not None and frame.data == bytes([1, 2, 3])
 
 
+def keyframe_packet(seq: int, timestamp: int) -> RtpPacket:
+    """A one-packet frame holding an H264 IDR picture (as aiortc depayloads it)."""
+    pkt = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, marker=1)
+    pkt._data = b"\x00\x00\x00\x01\x65" + bytes([seq % 256])  # type: ignore[attr-defined]
+    return pkt
+
+
 def test_a_packet_that_never_comes_back_costs_a_keyframe_not_a_frozen_picture() -> None:
     now = [0.0]
     ours = MarkerJitterBuffer(capacity=512, is_video=True, clock=lambda: now[0])
@@ -94,14 +106,45 @@ def test_a_packet_that_never_comes_back_costs_a_keyframe_not_a_frozen_picture() 
     assert (pli, frame) == (False, None)
     now[0] = 0.1
     assert ours.add(packet(5, 15000, True)) == (False, None)
-    # Past it: the broken frame and those referring to it are dropped, a keyframe is
-    # asked for, and the newest frame goes out: no backlog is left to add latency.
+    # Past it: the broken frame and those referring to it are dropped and a
+    # keyframe is asked for; no backlog is left to add latency. Frames predicted
+    # from the lost one would decode as garbage: none is decoded until the keyframe.
     now[0] = 0.1 + GAP_PATIENCE
     pli, frame = ours.add(packet(6, 18000, True))
-    assert pli is True
-    assert frame is not None and frame.timestamp == 18000 and frame.data == bytes([6])
+    assert pli is True and frame is None
+    assert ours.awaiting_keyframe
     pli, frame = ours.add(packet(7, 21000, True))
-    assert pli is False and frame is not None and frame.timestamp == 21000
+    assert pli is False and frame is None
+    pli, frame = ours.add(keyframe_packet(8, 24000))
+    assert pli is False and frame is not None and frame.timestamp == 24000
+    assert not ours.awaiting_keyframe
+    pli, frame = ours.add(packet(9, 27000, True))
+    assert frame is not None and frame.timestamp == 27000
+    counts = ours.counts
+    assert (counts.losses, counts.withheld, counts.keyframes) == (1, 2, 1)
+
+
+def test_a_lost_keyframe_request_is_repeated() -> None:
+    now = [0.0]
+    ours = MarkerJitterBuffer(capacity=512, is_video=True, clock=lambda: now[0])
+    ours.add(packet(1, 9000, False))
+    ours.add(packet(3, 9000, True))
+    ours.add(packet(4, 12000, True))
+    now[0] = GAP_PATIENCE
+    assert ours.add(packet(5, 15000, True)) == (True, None)
+    now[0] += KEYFRAME_RETRY / 2
+    assert ours.add(packet(6, 18000, True)) == (False, None)
+    now[0] += KEYFRAME_RETRY / 2
+    # No keyframe yet: the request (or the keyframe) was lost; ask again.
+    assert ours.add(packet(7, 21000, True)) == (True, None)
+
+
+def test_keyframes_are_told_apart() -> None:
+    assert is_keyframe(b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x68\xce\x00\x00\x00\x01\x65\x88")
+    assert not is_keyframe(b"\x00\x00\x00\x01\x41\x9a\x00\x00\x00\x01\x41\x9b")
+    assert is_keyframe(b"\x50\x42\x00\x9d\x01\x2a\x80\x07")  # VP8 key frame
+    assert not is_keyframe(b"\x51\x42\x00\x9d\x01\x2a")  # VP8 inter frame
+    assert not is_keyframe(b"")
 
 
 def test_waiting_for_the_rest_of_a_frame_is_not_a_loss() -> None:

@@ -132,6 +132,7 @@ class ScreenSource:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._first_frame = threading.Event()
+        self._published_at = float("-inf")
 
     async def start(self) -> None:
         """Start capturing; raises whatever opening the grabber raised."""
@@ -179,6 +180,20 @@ class ScreenSource:
         lone presenter) gives the full size back.
         """
         self._pending_view = (width, height)
+
+    def send_again(self) -> None:
+        """Hand the newest picture out once more, now: the receiver asked for a keyframe.
+
+        Called on the loop. A screen that is moving sends its next picture
+        within a frame interval anyway; a still one would otherwise answer only
+        at its next keep-alive, up to a second later. The picture is a copy
+        (`ScreenFrames` makes each one anew), so handing it out twice is safe.
+        """
+        with self._lock:
+            frame = self._frame
+            recent = time.monotonic() - self._published_at < 1 / self.fps
+        if frame is not None and not recent:
+            self._publish(frame)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -249,6 +264,7 @@ class ScreenSource:
     def _publish(self, frame: VideoFrame) -> None:
         with self._lock:
             self._frame = frame
+            self._published_at = time.monotonic()
             self._seq += 1
             self.frames_captured += 1
             waiters, self._waiters = self._waiters, []

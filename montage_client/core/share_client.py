@@ -53,6 +53,7 @@ from montage_core.signal_channel import (
     connect_websocket,
 )
 from montage_core.thirdparty.aiortc_ice import TunedPeerConnection, uses_relay
+from montage_core.thirdparty.aiortc_repair import on_keyframe_request
 
 from .change_pacing import Quality
 from .device_track import DeviceTrack
@@ -235,6 +236,7 @@ class ShareClient:
             # the camera or microphone on later changes no SDP.
             transceiver = pc.addTransceiver(ScreenTrack(self.source), direction="sendonly")
             prefer_screen_codecs(transceiver)
+            on_keyframe_request(transceiver.sender, self.source.send_again)
             camera = pc.addTransceiver(self.camera_track, direction="sendonly")
             prefer_screen_codecs(camera)  # a camera is video like any other: same codec order
             audio = pc.addTransceiver(self.audio_track, direction="sendonly")

@@ -11,7 +11,11 @@ later in the middle of a share.
 - `aiortc_codecs` (aiortc): `rtcrtpsender.get_encoder` (replaced),
   `H264Encoder._split_bitstream`, `Vp8Encoder.__target_bitrate`.
 - `aiortc_jitter` (aiortc): `JitterBuffer._packets/_origin/_capacity`,
-  `RtpPacket._data`, `RTCRtpReceiver.__jitter_buffer` (replaced).
+  `RtpPacket._data`, `RTCRtpReceiver.__jitter_buffer` (replaced, read).
+- `aiortc_repair` (aiortc): `RTCDtlsTransport._register_rtp_receiver`
+  (wrapped), `RTCDtlsTransport._rtp_router`, `RtpRouter.ssrc_table`,
+  `RTCRtpSender._send_keyframe` (wrapped per sender), `RTP_HISTORY_SIZE` in
+  `aiortc.rtcrtpsender` and `aiortc.rtcrtpreceiver` (raised).
 - `aiortc_remb` (aiortc): `RTCRtpReceiver.__remote_bitrate_estimator`
   (replaced), `AimdRateControl.current_bitrate/current_bitrate_initialized/
   latest_estimated_throughput`.

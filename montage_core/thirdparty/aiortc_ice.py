@@ -12,7 +12,8 @@ account carries into each ICE connection before it gathers; `uses_relay`
 reads which candidate pair ICE selected, so the person is told when media
 goes through the relay. With `turn_proxy`, gathering runs inside an
 `aioice_turn` route, so the TURN connection is tunnelled through the proxy.
-Video receivers get the marker-aware jitter buffer (`aiortc_jitter`).
+Video receivers get the marker-aware jitter buffer (`aiortc_jitter`), and
+retransmissions reach them (`aiortc_repair`).
 
 aiortc 1.16 also loses remote candidates of a BUNDLE offer: it keys them by
 ICE transport before merging the bundled transports, so the shared transport
@@ -39,6 +40,7 @@ from aiortc.sdp import SessionDescription
 
 from .aiortc_jitter import tune_receivers
 from .aiortc_remb import start_estimates_at_lan_speed
+from .aiortc_repair import install_repair
 
 if TYPE_CHECKING:  # the proxy stack is imported only when TURN goes through a proxy
     from montage_core.net.routes import ProxyResolver
@@ -60,6 +62,7 @@ class TunedPeerConnection(RTCPeerConnection):
         turn_tls: ssl.SSLContext | None = None,
         turn_proxy: ProxyResolver | None = None,
     ) -> None:
+        install_repair()
         super().__init__(configuration)
         self._turn_tls = turn_tls
         # Set for a browser sender: its first REMB (montage_core.thirdparty.aiortc_remb).

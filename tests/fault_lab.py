@@ -1,0 +1,213 @@
+"""The fault lab: a client host and a receiver host with a router between them.
+
+Three network namespaces on this machine:
+
+    client  198.18.C.2 ──veth── 198.18.C.1  router  198.18.R.1 ──veth── 198.18.R.2  receiver
+
+The router forwards between the two; faults are made there with nftables,
+on what it forwards and on what it sends or receives itself (a cloud started
+in the router namespace is then cut off too, as when a laptop's Wi-Fi drops):
+
+- `cut(True)`: every packet to or from the client is dropped, silently;
+- `drop(5)`: `numgen random mod 100 < 5 drop` on everything forwarded, both ways;
+- `block_udp()`: UDP between the two hosts is dropped (TCP still passes);
+- `refuse_tcp(port)`: connections to the receiver's port are reset (a LAN path
+  that does not carry the signalling);
+- `delay(ms)`: UDP between the hosts goes through `tests/impairment_relay.py`
+  (TPROXY), which holds each datagram for `ms` (`tc netem` is not in this kernel).
+
+Needs root; `unavailable_reason()` says why not otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from tests.netns import free_subnet
+from tests.netns import unavailable_reason as netns_unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+_TABLE = "montagelab"
+_MARK = 0x4D  # TPROXY'd packets, routed to the relay's socket
+_ROUTE_TABLE = "177"
+
+
+def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check)
+
+
+def unavailable_reason() -> str | None:
+    why = netns_unavailable()
+    if why is None and shutil.which("nft") is None:
+        why = "nftables is not installed (apt-get install nftables)"
+    return why
+
+
+class FaultLab:
+    def __init__(self, tag: str = "lab") -> None:
+        suffix = f"{tag}{os.getpid() % 10000}"
+        self.client_ns = f"mtg-c{suffix}"
+        self.receiver_ns = f"mtg-r{suffix}"
+        self.router_ns = f"mtg-g{suffix}"
+        # Interface names: at most 15 characters.
+        self._links = {
+            "client": (f"lc{suffix}"[:15], f"gc{suffix}"[:15]),
+            "receiver": (f"lr{suffix}"[:15], f"gr{suffix}"[:15]),
+        }
+        self.client = self.receiver = ""
+        self.router_client_side = self.router_receiver_side = ""
+        self._relay: subprocess.Popen[str] | None = None
+
+    # -- set-up ---------------------------------------------------------------
+    def create(self) -> FaultLab:
+        self.destroy()
+        for ns in (self.client_ns, self.receiver_ns, self.router_ns):
+            _run("ip", "netns", "add", ns)
+            self.run(ns, "ip", "link", "set", "lo", "up")
+        self.run(self.router_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        client_net = self._link("client", self.client_ns, avoid=())
+        receiver_net = self._link("receiver", self.receiver_ns, avoid=(client_net,))
+        self.client, self.router_client_side = f"198.18.{client_net}.2", f"198.18.{client_net}.1"
+        self.receiver = f"198.18.{receiver_net}.2"
+        self.router_receiver_side = f"198.18.{receiver_net}.1"
+        self.run(self.client_ns, "ip", "route", "add", "default", "via", self.router_client_side)
+        self.run(
+            self.receiver_ns, "ip", "route", "add", "default", "via", self.router_receiver_side
+        )
+        self._nft(
+            f"add table inet {_TABLE}",
+            f"add chain inet {_TABLE} faults",
+            f"add chain inet {_TABLE} forward {{ type filter hook forward priority 0 ; }}",
+            f"add chain inet {_TABLE} input {{ type filter hook input priority 0 ; }}",
+            f"add chain inet {_TABLE} output {{ type filter hook output priority 0 ; }}",
+            f"add rule inet {_TABLE} forward jump faults",
+            f"add chain inet {_TABLE} cut",
+            f"add rule inet {_TABLE} forward jump cut",
+            f"add rule inet {_TABLE} input jump cut",
+            f"add rule inet {_TABLE} output jump cut",
+        )
+        return self
+
+    def _link(self, side: str, ns: str, avoid: tuple[int, ...]) -> int:
+        subnet = free_subnet(avoid=avoid)
+        inside, router_side = self._links[side]
+        _run("ip", "link", "add", inside, "type", "veth", "peer", "name", router_side)
+        _run("ip", "link", "set", inside, "netns", ns)
+        _run("ip", "link", "set", router_side, "netns", self.router_ns)
+        self.run(ns, "ip", "addr", "add", f"198.18.{subnet}.2/30", "dev", inside)
+        self.run(ns, "ip", "link", "set", inside, "up")
+        self.run(self.router_ns, "ip", "addr", "add", f"198.18.{subnet}.1/30", "dev", router_side)
+        self.run(self.router_ns, "ip", "link", "set", router_side, "up")
+        return subnet
+
+    def destroy(self) -> None:
+        self.stop_delay()
+        for ns in (self.client_ns, self.receiver_ns, self.router_ns):
+            _run("ip", "netns", "del", ns, check=False)
+
+    def __enter__(self) -> FaultLab:
+        return self.create()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.destroy()
+
+    # -- running things -----------------------------------------------------
+    @staticmethod
+    def run(ns: str, *cmd: str) -> subprocess.CompletedProcess[str]:
+        return _run("ip", "netns", "exec", ns, *cmd)
+
+    @staticmethod
+    def command(ns: str, *cmd: str) -> list[str]:
+        return ["ip", "netns", "exec", ns, *cmd]
+
+    def python(self, ns: str, *args: str) -> list[str]:
+        return self.command(ns, sys.executable, *args)
+
+    def _nft(self, *rules: str) -> None:
+        for rule in rules:
+            self.run(self.router_ns, "nft", *rule.split())
+
+    # -- faults ---------------------------------------------------------------
+    def cut(self, on: bool) -> None:
+        """Pull the client's cable (on) or plug it back (off): nobody is told."""
+        self._nft(f"flush chain inet {_TABLE} cut")
+        if on:
+            link = self._links["client"][1]
+            self._nft(
+                f"add rule inet {_TABLE} cut iifname {link} drop",
+                f"add rule inet {_TABLE} cut oifname {link} drop",
+            )
+
+    def drop(self, percent: int) -> None:
+        """Drop `percent` % of everything forwarded, both ways, at random (0: none)."""
+        self._set_faults(f"numgen random mod 100 < {percent} drop" if percent else None)
+
+    def block_udp(self) -> None:
+        self._set_faults("meta l4proto udp drop")
+
+    def refuse_tcp(self, port: int) -> None:
+        """Connections to the receiver's `port` are reset; other traffic passes."""
+        self._set_faults(f"ip daddr {self.receiver} tcp dport {port} reject with tcp reset")
+
+    def clear(self) -> None:
+        self._set_faults(None)
+
+    def _set_faults(self, rule: str | None) -> None:
+        self._nft(f"flush chain inet {_TABLE} faults")
+        if rule is not None:
+            self._nft(f"add rule inet {_TABLE} faults {rule}")
+
+    def delay(self, ms: float, jitter_ms: float = 0.0, port: int = 47000) -> None:
+        """Hold every UDP datagram between the hosts for `ms` (± `jitter_ms`), both ways."""
+        self.stop_delay()
+        self._relay = subprocess.Popen(
+            self.python(
+                self.router_ns,
+                "-m",
+                "tests.impairment_relay",
+                f"--port={port}",
+                f"--delay-ms={ms}",
+                f"--jitter-ms={jitter_ms}",
+            ),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+        assert self._relay.stdout is not None
+        ready = json.loads(self._relay.stdout.readline() or "{}")
+        assert ready.get("event") == "ready", "the impairment relay did not start"
+        self.run(self.router_ns, "ip", "rule", "add", "fwmark", str(_MARK), "lookup", _ROUTE_TABLE)
+        self.run(
+            self.router_ns, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
+            "table", _ROUTE_TABLE,
+        )  # fmt: skip
+        hosts = f"{{ {self.client}, {self.receiver} }}"
+        self._nft(
+            f"add chain inet {_TABLE} divert {{ type filter hook prerouting priority -150 ; }}",
+            f"add rule inet {_TABLE} divert ip saddr {hosts} ip daddr {hosts} meta l4proto udp "
+            f"tproxy ip to :{port} meta mark set {_MARK} accept",
+        )
+
+    def stop_delay(self) -> int | None:
+        """Stop the relay; how many datagrams it relayed (None if none was running)."""
+        relay, self._relay = self._relay, None
+        if relay is None:
+            return None
+        _run("ip", "netns", "exec", self.router_ns, "nft", "delete", "chain", "inet", _TABLE,
+             "divert", check=False)  # fmt: skip
+        relay.terminate()
+        out, _ = relay.communicate(timeout=10)
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return next((int(r["relayed"]) for r in lines if r.get("event") == "result"), 0)
