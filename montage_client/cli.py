@@ -9,9 +9,11 @@
     montage-client update --check|--install|--from FILE   signed updates (docs/updates.md)
 
 `join` exit codes: 0 shared and stopped, 2 invalid input (including an
-unknown or ended cloud meeting, or not enrolled), 3 wrong PIN or locked out,
-4 receiver or cloud unreachable, 5 this device was suspended or removed by
-the organisation, 1 anything else. The last line on stderr says why in words.
+unknown or ended cloud meeting, or not enrolled), 3 wrong PIN or locked out
+(or the room's PIN changed while reconnecting), 4 receiver or cloud
+unreachable (including a lost share that did not come back within
+--reconnect-seconds), 5 this device was suspended or removed by the
+organisation, 1 anything else. The last line on stderr says why in words.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from montage_core.protocol.errors import (
     WrongPin,
 )
 from montage_core.protocol.meeting_id import CloudMeetingId, parse_meeting_id
-from montage_core.protocol.messages import DEFAULT_PORT
+from montage_core.protocol.messages import DEFAULT_PORT, MAX_HOLD_SECONDS
 from montage_core.protocol.pin_auth import valid_pin
+from montage_core.protocol.reconnect import DEFAULT_WINDOW
 
 from . import __version__
 from .core.dpi_awareness import make_dpi_aware
@@ -91,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--mic",
         metavar="DEVICE",
         help="also share this microphone: a number or name from `devices`, or `test`",
+    )
+    join.add_argument(
+        "--reconnect-seconds",
+        type=float,
+        default=DEFAULT_WINDOW,
+        metavar="S",
+        help="when the connection is lost, keep trying to get it back for this long "
+        f"(default {DEFAULT_WINDOW:.0f}; 0: stop at once)",
     )
     join.add_argument(
         "--force-relay",
@@ -224,9 +235,11 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
     from montage_client.core.local_media import LocalMedia
     from montage_client.core.screen_source import ScreenGrabber
     from montage_client.core.share_client import (
+        RECONNECTING,
         Notice,
         PinWanted,
         Progress,
+        Reconnecting,
         ShareClient,
         Sharing,
         Update,
@@ -241,6 +254,8 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
         raise InvalidInput("The PIN is the 4 digits shown on the room's screen.")
     if args.seconds < 0 or args.fps <= 0:
         raise InvalidInput("--seconds must be 0 or more and --fps more than 0.")
+    if not 0 <= args.reconnect_seconds <= MAX_HOLD_SECONDS:
+        raise InvalidInput(f"--reconnect-seconds must be 0 to {MAX_HOLD_SECONDS}.")
     asked = 0
 
     async def give_pin(wanted: PinWanted) -> str:
@@ -252,16 +267,22 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
             raise WrongPin(wanted.message or "Wrong PIN.", wanted.tries_left or 0)
         return str(args.pin).strip()
 
+    timed = False
+
     def report(update: Update) -> None:
+        nonlocal timed
         if isinstance(update, Progress | Notice):
             print(update.text, file=sys.stderr, flush=True)
+        elif isinstance(update, Reconnecting):
+            print(f"{RECONNECTING} ({update.reason})", file=sys.stderr, flush=True)
         elif isinstance(update, Sharing):
             print(
                 f"Sharing to {update.room} ({update.path}), {update.width}×{update.height}",
                 file=sys.stderr,
                 flush=True,
             )
-            if args.seconds:
+            if args.seconds and not timed:  # counted from the first start, not a resume
+                timed = True
                 asyncio.get_running_loop().call_later(args.seconds, stop)
 
     media = LocalMedia()
@@ -283,6 +304,7 @@ async def _join(args: argparse.Namespace, devices: list[Device]) -> int:
             quality=Quality(args.quality),
             on_update=report,
             media=media,
+            reconnect_seconds=args.reconnect_seconds,
             **cloud,
         )
 

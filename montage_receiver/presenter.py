@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamError
 
+from montage_core.rtc.link_quality import FreezeCounter, LinkMeter
+from montage_core.thirdparty.aiortc_ice import ice_round_trip
+from montage_core.thirdparty.aiortc_jitter import MarkerJitterBuffer, jitter_buffer_of
+
 logger = logging.getLogger(__name__)
+
+# How often the link's figures (loss, round trip, bitrate) are read.
+LINK_POLL = 1.0
+VIDEO_CLOCK = 90_000
 
 # The audio level is the RMS over this many 20 ms frames (half a second).
 LEVEL_FRAMES = 25
@@ -89,6 +97,15 @@ class Presenter:
         default_factory=lambda: collections.deque(maxlen=LEVEL_FRAMES)
     )
     audio_listeners: list[AudioListener] = field(default_factory=list)
+    # The link (docs/protocol.md §11): the connection is gone and the
+    # presenter may come back (`reconnecting`), how often they did.
+    reconnecting: bool = False
+    reconnects: int = 0
+    keyframes: int = 0
+    link: LinkMeter = field(default_factory=LinkMeter)
+    freeze: FreezeCounter = field(default_factory=FreezeCounter)
+    _jitter: MarkerJitterBuffer | None = None
+    _losses_seen: int = 0
 
     @property
     def label(self) -> str:
@@ -143,7 +160,38 @@ class Presenter:
             "painted_fps": None if painted is None else round(painted.rate(now), 1),
             "frames_painted": None if painted is None else self.frames_painted,
             "guest": self.guest,
+            **self.link_snapshot(),
         }
+
+    def link_snapshot(self) -> dict[str, Any]:
+        loss, rtt, bitrate = self.link.loss_pct, self.link.rtt_ms, self.link.bitrate_kbps
+        return {
+            "loss_pct": None if loss is None else round(loss, 1),
+            "rtt_ms": None if rtt is None else round(rtt),
+            "bitrate_kbps": None if bitrate is None else round(bitrate),
+            "keyframes": self.keyframes,
+            "freezes": self.freeze.freezes,
+            "reconnects": self.reconnects,
+            "reconnecting": self.reconnecting,
+        }
+
+    def attach_link(self, receiver: Any) -> None:
+        """The screen's RTP receiver: its jitter buffer tells losses it could not repair."""
+        self._jitter = jitter_buffer_of(receiver)
+        self._losses_seen = self._jitter.counts.losses if self._jitter is not None else 0
+
+    async def watch_link(self, pc: Any, receiver: Any) -> None:
+        """Read the link's counters every `LINK_POLL` seconds while the share lasts."""
+        while True:
+            received = lost = bytes_ = 0
+            for stats in (await receiver.getStats()).values():
+                if stats.type == "inbound-rtp" and stats.packetsReceived >= received:
+                    # The screen's own stream; its retransmissions come on another SSRC.
+                    received, lost = stats.packetsReceived, stats.packetsLost
+                elif stats.type == "transport":
+                    bytes_ = stats.bytesReceived
+            self.link.add(time.monotonic(), received, lost, bytes_, ice_round_trip(pc))
+            await asyncio.sleep(LINK_POLL)
 
     async def consume(self, track: Any) -> None:
         """Take decoded frames as fast as aiortc yields them; keep the newest.
@@ -168,12 +216,22 @@ class Presenter:
                 self.frames += 1
                 self.width, self.height = frame.width, frame.height
                 self.fps.tick(now)
+                self._count_link(now, frame)
                 if self.on_frame is not None:
                     self.on_frame(frame)
         except MediaStreamError:
             pass
         except asyncio.CancelledError:
             raise
+
+    def _count_link(self, now: float, frame: Any) -> None:
+        self.keyframes += bool(frame.key_frame)
+        lost = False
+        if self._jitter is not None:
+            losses = self._jitter.counts.losses
+            lost, self._losses_seen = losses != self._losses_seen, losses
+        sent = None if frame.pts is None else frame.pts / VIDEO_CLOCK
+        self.freeze.shown(now, sent, lost)
 
     async def consume_camera(self, track: Any) -> None:
         """The camera's decoded frames: keep the newest, count them."""

@@ -4,12 +4,21 @@ No I/O, no clock of its own: the adapter passes each frame and the current
 time in, performs what the events ask (answer an offer, tear media down) and
 sends `messages_to_send`. Admission (how many may present, PIN guesses per
 source) is decided by the shared `Room`.
+
+A client with the `resume` feature gets a ticket with its answer. When its
+connection is lost the room holds its slot for the seconds it asked
+(`Room.tickets`); a new connection that proves the PIN *and* the ticket's key
+takes the share back (docs/protocol.md §16). A ticket the room stopped is
+answered with `stop`, so that presenter is never let back in by accident.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from montage_core.guests import GUEST_SOURCE
@@ -17,17 +26,44 @@ from montage_core.protocol import messages as m
 from montage_core.protocol.events import (
     OfferVerified,
     PinFailed,
+    PresenterDetached,
     PresenterJoined,
     PresenterLeft,
     ReceiverEvent,
     ShareStateChanged,
 )
 from montage_core.protocol.lockout import Lockout
-from montage_core.protocol.pin_auth import NO_PIN, PinExchange, dtls_fingerprints
+from montage_core.protocol.pin_auth import (
+    NO_PIN,
+    PinExchange,
+    check_resume_proof,
+    dtls_fingerprints,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_PRESENTERS = 4
+# The most a client may ask the room to hold its slot after a loss.
+MAX_HOLD = 300.0
+# Tickets of presenters the room stopped while they were away, remembered so
+# they are told instead of let back in (a few per meeting at most).
+STOPPED_REMEMBERED = 64
+
+
+def new_ticket() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A share that may be resumed: held (no connection) or still attached to `session`."""
+
+    id: str
+    key: bytes = field(repr=False)
+    name: str
+    hold: float
+    session: PresenterSession | None
+    held_until: float | None = None  # set while held
 
 
 @dataclass
@@ -40,10 +76,43 @@ class Room:
     max_presenters: int = MAX_PRESENTERS
     lockout: Lockout = field(default_factory=Lockout)
     presenters: set[PresenterSession] = field(default_factory=set)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    stopped: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    make_ticket: Callable[[], str] = new_ticket
+
+    @property
+    def held(self) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.session is None]
 
     @property
     def full(self) -> bool:
-        return len(self.presenters) >= self.max_presenters
+        # A held share keeps its slot: its presenter is coming back.
+        return len(self.presenters) + len(self.held) >= self.max_presenters
+
+    def expire(self, now: float) -> list[Ticket]:
+        """Release the held shares whose time is up; the adapter frees their tiles."""
+        gone = [t for t in self.held if t.held_until is not None and now >= t.held_until]
+        for ticket in gone:
+            del self.tickets[ticket.id]
+        return gone
+
+    def next_expiry(self) -> float | None:
+        times = [t.held_until for t in self.held if t.held_until is not None]
+        return min(times) if times else None
+
+    def stop_held(self, ticket_id: str) -> bool:
+        """The room stops a presenter who is away: they are told when they come back."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.session is not None:
+            return False
+        del self.tickets[ticket_id]
+        self.remember_stopped(ticket_id)
+        return True
+
+    def remember_stopped(self, ticket_id: str) -> None:
+        self.stopped[ticket_id] = None
+        while len(self.stopped) > STOPPED_REMEMBERED:
+            self.stopped.popitem(last=False)
 
     def full_error(self) -> m.Error:
         count = self.max_presenters
@@ -74,6 +143,9 @@ class PresenterSession:
         self.name = ""
         self.share_state = "sharing"
         self.features: tuple[str, ...] = ()
+        self.hold = 0.0  # seconds the client asked the room to wait for it
+        self.ticket: Ticket | None = None  # this share's, once sharing
+        self._claim: Ticket | None = None  # the held share this connection says is its own
         self._outbox: list[m.Message] = []
         self._exchange: PinExchange | None = None
         self._offer_dtls = ""
@@ -110,7 +182,14 @@ class PresenterSession:
         confirm = self._exchange.receiver_confirm(
             self.room.tls_fingerprint, self._offer_dtls, dtls_fingerprints(sdp)
         )
-        self._outbox.append(m.Answer(sdp=sdp, confirm=confirm))
+        ticket_id = None
+        if m.FEATURE_RESUME in self.features and self.hold > 0:
+            ticket_id = self.room.make_ticket()
+            self.ticket = Ticket(
+                ticket_id, self._exchange.resume_key(ticket_id), self.name, self.hold, self
+            )
+            self.room.tickets[ticket_id] = self.ticket
+        self._outbox.append(m.Answer(sdp=sdp, confirm=confirm, resume=ticket_id))
         self.state = SessionState.SHARING
         return [PresenterJoined(self.name)]
 
@@ -158,6 +237,8 @@ class PresenterSession:
         if self.state is SessionState.CLOSED:
             return []
         self._outbox.append(m.Stop(reason="room"))
+        if self.ticket is not None:
+            self.room.remember_stopped(self.ticket.id)  # never let back in unawares
         return self._close("stopped by the room")
 
     def close_meeting(self) -> list[ReceiverEvent]:
@@ -167,10 +248,29 @@ class PresenterSession:
         return self._close("meeting closed")
 
     def connection_lost(self, now: float) -> list[ReceiverEvent]:
+        """The connection (signalling or media) is gone without a word.
+
+        A share with a ticket is held for the time its client asked: it may
+        come back. Anything else ends here.
+        """
         if self.state is SessionState.CLOSED:
             return []
         self._now = now
+        ticket = self.ticket
+        if self.state is SessionState.SHARING and ticket is not None:
+            self.ticket = None
+            ticket.session = None
+            ticket.held_until = now + ticket.hold
+            self.state = SessionState.CLOSED
+            self.room.presenters.discard(self)
+            return [PresenterDetached(ticket.id, ticket.hold)]
         return self._close("connection lost")
+
+    def superseded(self) -> None:
+        """Its presenter came back on another connection (this one is dead): close quietly."""
+        self.ticket = None
+        self.state = SessionState.CLOSED
+        self.room.presenters.discard(self)
 
     def messages_to_send(self) -> list[m.Message]:
         out, self._outbox = self._outbox, []
@@ -218,11 +318,24 @@ class PresenterSession:
             )
         if (locked := self._locked_error(now)) is not None:
             return locked
-        if self.room.full:
+        resume = None
+        if hello.resume is not None:
+            if hello.resume in self.room.stopped:
+                # Stopped by the room while away: say so, as it would have been said.
+                self._outbox.append(m.Stop(reason="room"))
+                return self._close("stopped by the room (came back)")
+            self._claim = self.room.tickets.get(hello.resume)
+            resume = self._claim is not None
+        # The share being resumed has its slot already.
+        if self.room.full and self._claim is None:
             return self._reject(self.room.full_error(), "room full")
         self.name = hello.name
         self.features = hello.features
-        self._outbox.append(m.Welcome(room=self.room.name, pin_required=self.room.pin is not None))
+        if m.FEATURE_RESUME in hello.features:
+            self.hold = min(float(hello.hold or 0), MAX_HOLD)
+        self._outbox.append(
+            m.Welcome(room=self.room.name, pin_required=self.room.pin is not None, resume=resume)
+        )
         self.state = SessionState.AWAITING_PAKE
         return []
 
@@ -261,12 +374,34 @@ class PresenterSession:
             return self._on_wrong_pin(now)
         self._attempt_open = False
         self.room.lockout.record_success(self.lockout_source)
+        resumes = self._take_claim(offer)
         # Checked again: others may have joined while this person typed the PIN.
-        if self.room.full:
+        if resumes is None and self.room.full:
             return self._reject(self.room.full_error(), "room full")
         self.room.presenters.add(self)
         self.state = SessionState.ANSWERING
-        return [OfferVerified(self.name, offer.sdp)]
+        return [OfferVerified(self.name, offer.sdp, resumes=resumes)]
+
+    def _take_claim(self, offer: m.Offer) -> str | None:
+        """The held share this connection proved is its own, now taken back (or None).
+
+        The PIN alone is not enough: anyone in the room can read it. The
+        ticket's key was derived from the original exchange, which only that
+        presenter's client took part in.
+        """
+        claim, self._claim = self._claim, None
+        if claim is None or self.room.tickets.get(claim.id) is not claim:
+            return None  # expired or taken meanwhile: a new share
+        if offer.resume_proof is None or not check_resume_proof(
+            offer.resume_proof, claim.key, self.room.tls_fingerprint, self._offer_dtls
+        ):
+            logger.warning("%s (%s) named a held share without its key", self.name, self.source)
+            return None
+        del self.room.tickets[claim.id]
+        if claim.session is not None:
+            # Still attached: that connection is dead, its heartbeat just has not said so.
+            claim.session.superseded()
+        return claim.id
 
     def _on_wrong_pin(self, now: float) -> list[ReceiverEvent]:
         lockout = self.room.lockout
@@ -306,6 +441,9 @@ class PresenterSession:
         return self._close(reason)
 
     def _close(self, reason: str) -> list[ReceiverEvent]:
+        if self.ticket is not None:
+            self.room.tickets.pop(self.ticket.id, None)  # ended for good: not resumable
+            self.ticket = None
         if self._attempt_open:
             # However the attempt ends unjudged (bye, junk, a dropped line), the
             # guess stays spent and the attempt is no longer in flight.

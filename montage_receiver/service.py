@@ -8,6 +8,13 @@ Presenters on the LAN connect to the WebSocket server started here; cloud
 presenters' messages arrive through `accept_signal` (fed by
 `montage_receiver.cloud_link`), each conversation with its own reply
 transport. Both run the same `PresenterSession`.
+
+A presenter whose connection is lost but who may come back (docs/protocol.md
+§16) keeps its tile, marked as reconnecting, and its peer connection, for
+as long as its client said it would try: media that still flows is still
+shown. When it comes back, a new connection takes the tile over and, if the
+old peer connection still works and the client offers it again, the media
+too — nothing is renegotiated and no frame is lost to the switch.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ from montage_core.protocol import messages as m
 from montage_core.protocol.events import (
     OfferVerified,
     PinFailed,
+    PresenterDetached,
     PresenterJoined,
     PresenterLeft,
     ReceiverEvent,
     ShareStateChanged,
 )
+from montage_core.protocol.pin_auth import dtls_fingerprints
 from montage_core.rtc.peer import LOCAL_ONLY, IceSettings, make_peer_connection
 from montage_core.thirdparty.aiortc_remb import LAN_START_BITRATE
 
@@ -137,7 +146,12 @@ class CloudPeer:
 
 
 class _Connection:
-    """Glue for one conversation: its session, peer connection and presenter."""
+    """Glue for one conversation: its session, peer connection and presenter.
+
+    After a loss it may be *held*: no conversation, but the presenter (tile)
+    and the peer connection are kept until the presenter resumes on a new
+    connection (which takes them over) or the hold expires.
+    """
 
     def __init__(
         self,
@@ -157,6 +171,8 @@ class _Connection:
         self.media_tasks: list[asyncio.Task[None]] = []
         self.deadlines: list[asyncio.TimerHandle] = []
         self.lock = asyncio.Lock()
+        self.held: str | None = None  # the ticket this connection's share is held under
+        self._resumed = False
 
     async def flush(self) -> None:
         for message in self.session.messages_to_send():
@@ -170,28 +186,54 @@ class _Connection:
                 await self._answer(event)
             elif isinstance(event, PresenterJoined):
                 assert self.presenter is not None
-                self.service.emit(PresenterAdded(self.presenter))
+                ticket = self.session.ticket
+                if ticket is not None:
+                    self.service.tickets[ticket.id] = self
+                if self._resumed:
+                    self.presenter.reconnecting = False
+                    self.service.emit(PresenterChanged(self.presenter))
+                else:
+                    self.service.emit(PresenterAdded(self.presenter))
             elif isinstance(event, ShareStateChanged) and self.presenter is not None:
                 self.presenter.share_state = event.state
                 self.presenter.set_media_state(event.camera, event.microphone)
                 self.service.emit(PresenterChanged(self.presenter))
             elif isinstance(event, PinFailed):
                 self.service.emit(PinRejected(event.source, event.tries_left, event.locked_for))
+            elif isinstance(event, PresenterDetached):
+                self._hold(event)
             elif isinstance(event, PresenterLeft):
                 await self.teardown(event.reason)
 
+    def _hold(self, event: PresenterDetached) -> None:
+        self.held = event.ticket
+        self.service.tickets[event.ticket] = self
+        if self.presenter is not None:
+            self.presenter.reconnecting = True
+            self.service.emit(PresenterChanged(self.presenter))
+        self.service.schedule_expiry()
+        logger.info(
+            "connection from %s lost; holding its share for %.0f s",
+            self.session.source,
+            event.hold,
+        )
+
     async def _answer(self, event: OfferVerified) -> None:
+        if event.resumes is not None and await self._take_over(event.resumes, event.sdp):
+            return
         pc = self.pc = make_peer_connection(self.ice)
         if self.session.guest:
             # A browser: Chromium heeds a receiver's estimate only in its first
             # seconds, so tell it at once what the LAN can carry.
             pc.remb_start = LAN_START_BITRATE
-        presenter = self.presenter = Presenter(
-            id=next(self.service.ids),
-            name=event.name,
-            source=self.session.source,
-            guest=self.session.guest,
-        )
+        presenter = self.presenter
+        if presenter is None:
+            presenter = self.presenter = Presenter(
+                id=next(self.service.ids),
+                name=event.name,
+                source=self.session.source,
+                guest=self.session.guest,
+            )
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -200,7 +242,15 @@ class _Connection:
             videos = [t for t in pc.getTransceivers() if t.kind == "video"]
             index = next((i for i, t in enumerate(videos) if t.receiver.track is track), 0)
             if track.kind == "video":
-                consume = presenter.consume if index == 0 else presenter.consume_camera
+                if index == 0:
+                    receiver = videos[0].receiver
+                    presenter.attach_link(receiver)
+                    self.media_tasks.append(
+                        asyncio.ensure_future(presenter.watch_link(pc, receiver))
+                    )
+                    consume = presenter.consume
+                else:
+                    consume = presenter.consume_camera
             elif track.kind == "audio":
                 consume = presenter.consume_audio
             else:
@@ -209,9 +259,8 @@ class _Connection:
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState == "failed" and not self.session.closed:
-                await self.handle(self.session.connection_lost(asyncio.get_running_loop().time()))
-                await self.ws.close()
+            if pc.connectionState == "failed":
+                await self.service.media_failed(pc)
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(event.sdp, "offer"))
@@ -222,7 +271,39 @@ class _Connection:
             return
         await self.handle(self.session.send_answer(pc.localDescription.sdp))
 
+    async def _take_over(self, ticket: str, sdp: str) -> bool:
+        """Take the tile (and the media, if it still works) of the share `ticket` names.
+
+        Returns True when the old peer connection goes on (answered already);
+        False when a new one must be made for this offer.
+        """
+        old = self.service.tickets.pop(ticket, None)
+        if old is None or old is self:
+            return False
+        self._resumed = True
+        self.presenter, old.presenter = old.presenter, None
+        old.held = None
+        if not old.ws.closed:
+            await old.ws.close()  # a dead connection its heartbeat has not buried yet
+        pc, old.pc = old.pc, None
+        tasks, old.media_tasks = old.media_tasks, []
+        if self.presenter is not None:
+            self.presenter.reconnects += 1
+        if pc is not None and _same_media(pc, sdp):
+            logger.info("%s is back: same media session", self.session.source)
+            self.pc, self.media_tasks = pc, tasks
+            await self.handle(self.session.send_answer(pc.localDescription.sdp))
+            return True
+        logger.info("%s is back: new media session", self.session.source)
+        for task in tasks:
+            task.cancel()
+        if pc is not None:
+            await pc.close()
+        return False
+
     async def teardown(self, reason: str) -> None:
+        if self.held is not None:
+            return  # kept for its presenter's return (or until the hold expires)
         for task in self.media_tasks:
             task.cancel()
         if self.pc is not None:
@@ -231,7 +312,27 @@ class _Connection:
         if self.presenter is not None:
             presenter, self.presenter = self.presenter, None
             self.service.emit(PresenterRemoved(presenter, reason))
+        for ticket, conn in list(self.service.tickets.items()):
+            if conn is self:
+                del self.service.tickets[ticket]
+        self.service.forget(self)
         logger.info("connection from %s closed: %s", self.session.source, reason)
+
+    async def release(self, reason: str) -> None:
+        """The hold is over (expired, or the room stopped this presenter): free the tile."""
+        self.held = None
+        await self.teardown(reason)
+
+
+def _same_media(pc: RTCPeerConnection, offer: str) -> bool:
+    """Whether `offer` is the one this (still working) peer connection was made for."""
+    remote = pc.remoteDescription
+    if pc.connectionState != "connected" or remote is None:
+        return False
+    try:
+        return dtls_fingerprints(remote.sdp) == dtls_fingerprints(offer)
+    except ValueError:
+        return False
 
 
 class ReceiverService:
@@ -259,6 +360,9 @@ class ReceiverService:
         self._cloud: dict[Any, _Connection] = {}
         # The ICE settings (TURN server) while in a cloud meeting; set by the cloud link.
         self.cloud_ice: IceSettings = LOCAL_ONLY
+        # Shares that may be resumed, by ticket: attached or held.
+        self.tickets: dict[str, _Connection] = {}
+        self._expiry: asyncio.TimerHandle | None = None
 
     # -- public API ---------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -289,9 +393,13 @@ class ReceiverService:
             raise
 
     async def stop_presenter(self, presenter_id: int) -> bool:
-        """The room stops one presenter; their client is told so."""
+        """The room stops one presenter; their client is told so (when it is back, if away)."""
         for conn in list(self._connections):
             if conn.presenter is not None and conn.presenter.id == presenter_id:
+                if conn.held is not None:
+                    self.room.stop_held(conn.held)
+                    await conn.release("stopped by the room")
+                    return True
                 await conn.handle(conn.session.stop_by_room())
                 await conn.ws.close()
                 return True
@@ -331,7 +439,12 @@ class ReceiverService:
 
     async def close(self) -> None:
         """Close the meeting: every client is told, then everything stops."""
+        if self._expiry is not None:
+            self._expiry.cancel()
         for conn in list(self._connections):
+            if conn.held is not None:
+                await conn.release("meeting closed")
+                continue
             await conn.handle(conn.session.close_meeting())
             await conn.ws.close()
         # Cloud conversations end in background tasks: let them finish.
@@ -403,7 +516,39 @@ class ReceiverService:
             deadline.cancel()
         await conn.handle(conn.session.connection_lost(asyncio.get_running_loop().time()))
         await conn.teardown("connection closed")
+
+    def forget(self, conn: _Connection) -> None:
         self._connections.discard(conn)
+
+    async def media_failed(self, pc: RTCPeerConnection) -> None:
+        """A peer connection failed (ICE consent lost): its conversation is lost too.
+
+        Its presenter may come back (with a new peer connection); a held share
+        just keeps waiting.
+        """
+        for conn in list(self._connections):
+            if conn.pc is pc and not conn.session.closed:
+                loop = asyncio.get_running_loop()
+                await conn.handle(conn.session.connection_lost(loop.time()))
+                await conn.ws.close()
+
+    def schedule_expiry(self) -> None:
+        """Free held tiles when their time is up (one timer, for the earliest)."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        due = self.room.next_expiry()
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_at(due, lambda: self._background(self._expire()))
+
+    async def _expire(self) -> None:
+        self._expiry = None
+        for ticket in self.room.expire(asyncio.get_running_loop().time()):
+            conn = self.tickets.pop(ticket.id, None)
+            if conn is not None:
+                await conn.release(f"connection lost (not back within {ticket.hold:.0f} s)")
+        self.schedule_expiry()
 
     def emit(self, event: ServiceEvent) -> None:
         for listener in self._listeners:
@@ -447,7 +592,6 @@ class ReceiverService:
             setup_deadline.cancel()
             await conn.handle(conn.session.connection_lost(loop.time()))
             await conn.teardown("connection closed")
-            self._connections.discard(conn)
             if not ws.closed:
                 await ws.close()
         return ws

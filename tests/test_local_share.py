@@ -82,7 +82,7 @@ class Presenting:
             name,
             self.grabber,
             pins(pin) if pin else pins(),
-            port=mt.port,
+            port=kw.pop("port", mt.port),  # another port: a relay in front of the receiver
             on_update=self.updates.append,
             **kw,
         )

@@ -24,6 +24,8 @@ class NetworkProblem(MontageError):
 class ConnectFailed(NetworkProblem):
     """A direct connection (no proxy) failed or timed out."""
 
+    transient = True  # a network that blinked: a running share tries again
+
 
 class ProxyProblem(NetworkProblem):
     """The proxy `proxy` ("HTTP proxy host:port") stood in the way."""
@@ -36,9 +38,13 @@ class ProxyProblem(NetworkProblem):
 class ProxyUnreachable(ProxyProblem):
     """Nothing answers at the proxy's address and port."""
 
+    transient = True  # a network that blinked: a running share tries again
+
 
 class ProxyTimeout(ProxyProblem):
     """The proxy took longer than the allowed seconds to connect or to answer."""
+
+    transient = True  # a network that blinked: a running share tries again
 
 
 class ProxyAuthRefused(ProxyProblem):
@@ -52,6 +58,10 @@ class ProxyDenied(ProxyProblem):
 class ProxyCannotReach(ProxyProblem):
     """The proxy tried to reach the destination for us and failed."""
 
+    transient = True  # a network that blinked: a running share tries again
+
 
 class PacUnavailable(NetworkProblem):
     """The proxy auto-configuration (PAC) file could not be fetched or run."""
+
+    transient = True  # a network that blinked: a running share tries again

@@ -5,18 +5,26 @@ person (`submit_pin`, `leave`) and the media stack (`set_offer`), and sends
 whatever `messages_to_send` returns. It decides nothing about sockets or
 WebRTC; it decides what the protocol allows and what each failure means for
 the person.
+
+One session is one conversation. A share that reconnects (docs/protocol.md
+§16) runs a new session for each attempt, given the resume ticket and the
+PIN the last one proved; that session then types the PIN itself, proves the
+ticket, and ends with a sentence rather than asking anyone anything.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass, field
 
 from . import messages as m
 from .errors import (
+    ConnectionLost,
     InvalidInput,
     LockedOut,
     MontageError,
+    PinChanged,
     ProtocolViolation,
     ReceiverRefused,
     ShareEnded,
@@ -31,12 +39,26 @@ from .events import (
     ViewRequested,
     Welcomed,
 )
-from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, valid_pin
+from .pin_auth import NO_PIN, PinExchange, dtls_fingerprints, resume_proof, valid_pin
 
 logger = logging.getLogger(__name__)
 
 # What this client understands beyond the base protocol (see messages.FEATURE_*).
+# `resume` is added when the share reconnects by itself (`hold` > 0).
 CLIENT_FEATURES = (m.FEATURE_MUTE, m.FEATURE_VIEW)
+
+PIN_CHANGED = (
+    "The room's PIN has changed (was the receiver restarted?), so your share stopped. "
+    "Join again with the PIN now on the room's screen."
+)
+
+
+@dataclass(frozen=True)
+class ResumeTicket:
+    """What resumes a share: the receiver's name for it and the key only both ends know."""
+
+    id: str
+    key: bytes = field(repr=False)
 
 
 class ClientState(enum.Enum):
@@ -82,21 +104,52 @@ def error_from_wire(error: m.Error) -> MontageError:
 
 
 class ClientSession:
-    def __init__(self, name: str, tls_fingerprint: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        tls_fingerprint: str,
+        *,
+        hold: int = 0,
+        rejoin: bool = False,
+        ticket: ResumeTicket | None = None,
+        pin: str | None = None,
+    ) -> None:
+        """`hold`: seconds this client keeps trying to come back after a loss (0: never).
+
+        A reconnection attempt passes `rejoin`, the `ticket` of the share it
+        resumes (None after a receiver restart lost it) and the `pin` the share
+        proved (None in a room without one).
+        """
         self.name = name.strip()
         self.tls_fingerprint = tls_fingerprint
         self.state = ClientState.IDLE
         self.room: str | None = None
         self.pin_required = False
+        self.hold = hold
+        self.rejoin = rejoin
+        # The ticket to resume with, then (once sharing) the one for next time.
+        self.ticket = ticket
+        # The PIN this share proved (kept for reconnections, in memory only).
+        self.proven_pin: str | None = pin
+        self.resuming = False  # the receiver still holds the share `ticket` names
         self._outbox: list[m.Message] = []
         self._exchange: PinExchange | None = None
+        self._pin_tried: str | None = None
         self._offer: str | None = None
         self._offer_dtls: str | None = None
 
     # -- calls from the adapter -------------------------------------------
     def start(self) -> None:
         self._expect(ClientState.IDLE)
-        self._outbox.append(m.Hello(name=self.name, features=CLIENT_FEATURES))
+        features = CLIENT_FEATURES + ((m.FEATURE_RESUME,) if self.hold > 0 else ())
+        self._outbox.append(
+            m.Hello(
+                name=self.name,
+                features=features,
+                resume=self.ticket.id if self.ticket is not None and self.hold > 0 else None,
+                hold=self.hold if self.hold > 0 else None,
+            )
+        )
         self.state = ClientState.HELLO_SENT
 
     def submit_pin(self, pin: str) -> None:
@@ -159,7 +212,10 @@ class ClientSession:
         if self.state is ClientState.CLOSED:
             return []
         if self.state is ClientState.SHARING:
-            error: MontageError = ShareEnded("Lost the connection to the receiver.")
+            error: MontageError = ConnectionLost("Lost the connection to the receiver.")
+        elif self.rejoin:
+            # A receiver starting up again, a network still settling: try again.
+            error = ConnectionLost("The receiver closed the connection while reconnecting.")
         else:
             error = ShareEnded("The receiver closed the connection before the share started.")
         return self._fail(error)
@@ -197,12 +253,20 @@ class ClientSession:
             )
         self.room = welcome.room
         self.pin_required = welcome.pin_required
+        self.resuming = bool(welcome.resume) and self.ticket is not None
         self.state = ClientState.NEED_PIN
-        events: list[ClientEvent] = [Welcomed(welcome.room, welcome.pin_required)]
-        if welcome.pin_required:
-            events.append(PinNeeded())
-        else:
+        events: list[ClientEvent] = [
+            Welcomed(welcome.room, welcome.pin_required, resume=self.resuming)
+        ]
+        if not welcome.pin_required:
             self._begin_exchange(NO_PIN)
+        elif self.rejoin and self.proven_pin is not None:
+            self._begin_exchange(self.proven_pin)  # nobody is asked to type it again
+        elif self.rejoin:
+            # The room had no PIN when this share began: it is another meeting now.
+            return self._fail(PinChanged(PIN_CHANGED))
+        else:
+            events.append(PinNeeded())
         return events
 
     def _on_answer(self, answer: m.Answer) -> list[ClientEvent]:
@@ -218,6 +282,11 @@ class ClientSession:
                 )
             )
         self.state = ClientState.SHARING
+        if self._pin_tried not in (None, NO_PIN):
+            self.proven_pin = self._pin_tried
+        self.ticket = None
+        if answer.resume is not None and self.hold > 0:
+            self.ticket = ResumeTicket(answer.resume, self._exchange.resume_key(answer.resume))
         return [AnswerReceived(answer.sdp)]
 
     def _on_error(self, error: m.Error) -> list[ClientEvent]:
@@ -226,6 +295,9 @@ class ClientSession:
             and not error.fatal
             and self.state is ClientState.OFFER_SENT
         ):
+            if self.rejoin:
+                # The PIN this share proved no longer opens the room.
+                return self._fail(PinChanged(PIN_CHANGED))
             self._exchange = None
             self.state = ClientState.NEED_PIN
             tries = error.tries_left or 0
@@ -233,6 +305,7 @@ class ClientSession:
         return self._fail(error_from_wire(error))
 
     def _begin_exchange(self, pin: str) -> None:
+        self._pin_tried = pin
         self._exchange = PinExchange(pin, is_client=True)
         self._outbox.append(m.Pake(message=self._exchange.outbound))
         self.state = ClientState.PAKE_SENT
@@ -242,7 +315,10 @@ class ClientSession:
             return
         assert self._exchange is not None and self._offer_dtls is not None
         confirm = self._exchange.client_confirm(self.tls_fingerprint, self._offer_dtls)
-        self._outbox.append(m.Offer(sdp=self._offer, confirm=confirm))
+        proof = None
+        if self.resuming and self.ticket is not None:
+            proof = resume_proof(self.ticket.key, self.tls_fingerprint, self._offer_dtls)
+        self._outbox.append(m.Offer(sdp=self._offer, confirm=confirm, resume_proof=proof))
         self.state = ClientState.OFFER_SENT
 
     def _fail(self, error: MontageError) -> list[ClientEvent]:

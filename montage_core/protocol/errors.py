@@ -8,9 +8,15 @@ from __future__ import annotations
 
 
 class MontageError(Exception):
-    """Base for errors with a message meant for the person using the app."""
+    """Base for errors with a message meant for the person using the app.
+
+    `transient`: the network may get better by itself (a blink, a restart);
+    a share that was running tries again after one of these (§16 of
+    docs/protocol.md), and ends with the sentence after anything else.
+    """
 
     exit_code = 1
+    transient = False
 
 
 class InvalidInput(MontageError):
@@ -51,6 +57,7 @@ class ReceiverUnreachable(MontageError):
     """No connection could be made to the receiver's address."""
 
     exit_code = 4
+    transient = True
 
 
 class ReceiverRefused(MontageError):
@@ -59,6 +66,22 @@ class ReceiverRefused(MontageError):
 
 class ShareEnded(MontageError):
     """A running share ended for a reason other than the person's own Stop."""
+
+
+class ConnectionLost(ShareEnded):
+    """The connection to the receiver went away with nobody ending the share.
+
+    The one ending a client reconnects after (docs/protocol.md §16); when it
+    does not (reconnection off), it ends the share like any `ShareEnded`.
+    """
+
+    transient = True
+
+
+class PinChanged(MontageError):
+    """Reconnecting, the PIN this share proved was refused: the room has a new PIN."""
+
+    exit_code = 3
 
 
 class ProtocolViolation(MontageError):
@@ -88,6 +111,7 @@ class CloudUnavailable(MontageError):
     """The Montage cloud (REST API or messaging) could not be reached or failed."""
 
     exit_code = 4
+    transient = True
 
 
 class DeviceRevoked(MontageError):

@@ -12,6 +12,8 @@ from .errors import MontageError
 class Welcomed:
     room: str
     pin_required: bool
+    # Rejoining: the receiver still holds this share (tile, perhaps media).
+    resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,15 @@ class SessionEnded:
 # Receiver side -------------------------------------------------------------
 @dataclass(frozen=True)
 class OfferVerified:
-    """The presenter proved the PIN; answer this SDP offer."""
+    """The presenter proved the PIN; answer this SDP offer.
+
+    `resumes`: the ticket of a held (or still attached) share this presenter
+    proved is theirs; their tile, and if it still works their media, go to them.
+    """
 
     name: str
     sdp: str
+    resumes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,15 @@ class PresenterLeft:
 
 
 @dataclass(frozen=True)
+class PresenterDetached:
+    """The connection is gone but the presenter may come back with `ticket`:
+    keep the tile (and the media, while it works) for `hold` seconds."""
+
+    ticket: str
+    hold: float
+
+
+@dataclass(frozen=True)
 class PinFailed:
     source: str
     tries_left: int
@@ -89,4 +105,11 @@ class PinFailed:
 
 
 ClientEvent = Welcomed | PinNeeded | AnswerReceived | MuteRequested | ViewRequested | SessionEnded
-ReceiverEvent = OfferVerified | PresenterJoined | ShareStateChanged | PresenterLeft | PinFailed
+ReceiverEvent = (
+    OfferVerified
+    | PresenterJoined
+    | ShareStateChanged
+    | PresenterLeft
+    | PresenterDetached
+    | PinFailed
+)

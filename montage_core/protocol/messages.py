@@ -12,6 +12,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -35,6 +36,12 @@ MAX_FEATURE_CHARS = 32
 # biggest frame the protocol allows is meaningless.
 MIN_VIEW_SIDE = 16
 MAX_VIEW_SIDE = 16384
+# The client reconnects by itself and can resume its share (docs/protocol.md §16):
+# the receiver then sends it a resume ticket and holds its tile when it is lost.
+FEATURE_RESUME = "resume"
+# How long a client may ask the receiver to hold its tile after losing it.
+MAX_HOLD_SECONDS = 600
+_TICKET = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class ErrorCode(enum.StrEnum):
@@ -93,6 +100,13 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _ticket(data: dict[str, Any], key: str) -> str | None:
+    value = _optional(data, key, str)
+    if value is not None and not _TICKET.fullmatch(value):
+        raise MalformedMessage(f"{key!r} is not a resume ticket")
+    return value  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Hello:
     """Client → receiver, first message: who is presenting."""
@@ -102,6 +116,11 @@ class Hello:
     software: str = "montage-client"
     version: int = PROTOCOL_VERSION
     features: tuple[str, ...] = ()
+    # With the `resume` feature: the ticket of the share this connection
+    # resumes (from an earlier `answer`), and how many seconds the client keeps
+    # trying to come back after a loss (the receiver holds its tile that long).
+    resume: str | None = None
+    hold: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -112,6 +131,10 @@ class Hello:
         }
         if self.features:
             wire["features"] = list(self.features)
+        if self.resume is not None:
+            wire["resume"] = self.resume
+        if self.hold is not None:
+            wire["hold"] = self.hold
         return wire
 
     @classmethod
@@ -127,11 +150,16 @@ class Hello:
                 raise MalformedMessage(
                     f"'features' entries must be text of at most {MAX_FEATURE_CHARS} characters"
                 )
+        hold = _optional(d, "hold", int)
+        if hold is not None and not 0 <= hold <= MAX_HOLD_SECONDS:
+            raise MalformedMessage(f"'hold' must be 0 to {MAX_HOLD_SECONDS} seconds")
         return cls(
             name=name,
             software=_field(d, "software", str, limit=MAX_TEXT_CHARS),
             version=_field(d, "version", int),
             features=tuple(features),
+            resume=_ticket(d, "resume"),
+            hold=hold,
         )
 
 
@@ -143,14 +171,20 @@ class Welcome:
     room: str
     pin_required: bool
     version: int = PROTOCOL_VERSION
+    # Only in answer to a `hello` with `resume`: whether the receiver still
+    # holds that share (its tile, and perhaps its media).
+    resume: bool | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "type": self.TYPE,
             "version": self.version,
             "room": self.room,
             "pin_required": self.pin_required,
         }
+        if self.resume is not None:
+            wire["resume"] = self.resume
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Welcome:
@@ -158,6 +192,7 @@ class Welcome:
             room=_field(d, "room", str, limit=MAX_NAME_CHARS),
             pin_required=_field(d, "pin_required", bool),
             version=_field(d, "version", int),
+            resume=_optional(d, "resume", bool),
         )
 
 
@@ -183,13 +218,23 @@ class Offer:
     TYPE: ClassVar[str] = "offer"
     sdp: str
     confirm: bytes
+    # Resuming: proof of the ticket's key, bound to this connection (§16).
+    resume_proof: bytes | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "sdp": self.sdp, "confirm": _b64(self.confirm)}
+        wire = {"type": self.TYPE, "sdp": self.sdp, "confirm": _b64(self.confirm)}
+        if self.resume_proof is not None:
+            wire["resume_proof"] = _b64(self.resume_proof)
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Offer:
-        return cls(sdp=_field(d, "sdp", str, limit=MAX_SDP_CHARS), confirm=_blob(d, "confirm"))
+        proof = _blob(d, "resume_proof") if d.get("resume_proof") is not None else None
+        return cls(
+            sdp=_field(d, "sdp", str, limit=MAX_SDP_CHARS),
+            confirm=_blob(d, "confirm"),
+            resume_proof=proof,
+        )
 
 
 @dataclass(frozen=True)
@@ -199,13 +244,22 @@ class Answer:
     TYPE: ClassVar[str] = "answer"
     sdp: str
     confirm: bytes
+    # To a client with the `resume` feature: the ticket to resume this share with.
+    resume: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "sdp": self.sdp, "confirm": _b64(self.confirm)}
+        wire = {"type": self.TYPE, "sdp": self.sdp, "confirm": _b64(self.confirm)}
+        if self.resume is not None:
+            wire["resume"] = self.resume
+        return wire
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Answer:
-        return cls(sdp=_field(d, "sdp", str, limit=MAX_SDP_CHARS), confirm=_blob(d, "confirm"))
+        return cls(
+            sdp=_field(d, "sdp", str, limit=MAX_SDP_CHARS),
+            confirm=_blob(d, "confirm"),
+            resume=_ticket(d, "resume"),
+        )
 
 
 ShareStateName = Literal["sharing", "paused"]

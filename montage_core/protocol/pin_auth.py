@@ -11,6 +11,14 @@ yields nothing to test guesses against.
 
     client_confirm   = HMAC-SHA256(K, "montage/1 client"   | tls | offer_dtls)
     receiver_confirm = HMAC-SHA256(K, "montage/1 receiver" | tls | offer_dtls | answer_dtls)
+
+A share that may resume (docs/protocol.md §16) also gets a ticket: a random
+name the receiver chooses, and a key only the two ends of this exchange can
+compute. A later connection proves the key over its own transcript, on top
+of a new PIN exchange:
+
+    resume_key   = HMAC-SHA256(K, "montage/1 resume key" | ticket)
+    resume_proof = HMAC-SHA256(resume_key, "montage/1 resume" | tls | offer_dtls)
 """
 
 from __future__ import annotations
@@ -92,8 +100,22 @@ class PinExchange:
     def receiver_confirm(self, tls: str, offer_dtls: str, answer_dtls: str) -> bytes:
         return self._mac(b"montage/1 receiver", tls, offer_dtls, answer_dtls)
 
+    def resume_key(self, ticket: str) -> bytes:
+        """The key of the resume ticket issued with this exchange (§16)."""
+        return self._mac(b"montage/1 resume key", ticket)
+
     def check_client(self, confirm: bytes, tls: str, offer_dtls: str) -> bool:
         return hmac.compare_digest(confirm, self.client_confirm(tls, offer_dtls))
 
     def check_receiver(self, confirm: bytes, tls: str, offer_dtls: str, answer_dtls: str) -> bool:
         return hmac.compare_digest(confirm, self.receiver_confirm(tls, offer_dtls, answer_dtls))
+
+
+def resume_proof(key: bytes, tls: str, offer_dtls: str) -> bytes:
+    """Proof of a resume ticket's key, bound to one connection's TLS and offer."""
+    data = b"montage/1 resume" + b"".join(b"|" + part.encode() for part in (tls, offer_dtls))
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def check_resume_proof(proof: bytes, key: bytes, tls: str, offer_dtls: str) -> bool:
+    return hmac.compare_digest(proof, resume_proof(key, tls, offer_dtls))

@@ -2,16 +2,21 @@
 
 Written against aiortc 1.16 and aioice 0.13 (checked on import). Private
 names used: `RTCIceGatherer._connection` (aioice's `Connection`),
-`Connection.turn_ssl` as aiortc sets it, and `Connection._nominated` (the
-selected pair per component).
+`Connection.turn_ssl` as aiortc sets it, `Connection._nominated` (the
+selected pair per component), `CandidatePair.protocol`, and
+`StunProtocol.request` (wrapped, to time each STUN transaction).
 
 aiortc hands aioice `turn_ssl=True` for a `turns:` server, i.e. the
 process-wide trust store, and aioice gives up on a server it does not trust
 without any error. `TunedPeerConnection` puts the explicit trust the cloud
 account carries into each ICE connection before it gathers; `uses_relay`
 reads which candidate pair ICE selected, so the person is told when media
-goes through the relay. With `turn_proxy`, gathering runs inside an
-`aioice_turn` route, so the TURN connection is tunnelled through the proxy.
+goes through the relay; `ice_round_trip` reads how long the last STUN
+transaction on it took (ICE's consent checks, every ~5 s, RFC 7675): the
+round-trip time of the media path, measured by either side alone — the
+receiver sends no media, so RTCP gives it none. With `turn_proxy`,
+gathering runs inside an `aioice_turn` route, so the TURN connection is
+tunnelled through the proxy.
 Video receivers get the marker-aware jitter buffer (`aiortc_jitter`), and
 retransmissions reach them (`aiortc_repair`).
 
@@ -33,8 +38,10 @@ require("aiortc")
 require("aioice")
 
 import ssl
+import time
 from typing import TYPE_CHECKING, Any
 
+import aioice.ice
 from aiortc import RTCPeerConnection
 from aiortc.sdp import SessionDescription
 
@@ -63,6 +70,7 @@ class TunedPeerConnection(RTCPeerConnection):
         turn_proxy: ProxyResolver | None = None,
     ) -> None:
         install_repair()
+        _time_stun_transactions()
         super().__init__(configuration)
         self._turn_tls = turn_tls
         # Set for a browser sender: its first REMB (montage_core.thirdparty.aiortc_remb).
@@ -135,3 +143,35 @@ def uses_relay(pc: RTCPeerConnection) -> bool:
             if "relay" in (pair.local_candidate.type, pair.remote_candidate.type):
                 return True
     return False
+
+
+# Set on each aioice StunProtocol: seconds its last answered transaction took.
+_RTT_ATTRIBUTE = "montage_round_trip"
+_original_request: Any = None
+
+
+def _time_stun_transactions() -> None:
+    """Wrap aioice's STUN transaction to keep its duration on the protocol (idempotent)."""
+    global _original_request
+    if _original_request is not None:
+        return
+    _original_request = aioice.ice.StunProtocol.request
+
+    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        result = await _original_request(self, *args, **kwargs)
+        setattr(self, _RTT_ATTRIBUTE, time.monotonic() - started)
+        return result
+
+    aioice.ice.StunProtocol.request = request  # type: ignore[method-assign]
+
+
+def ice_round_trip(pc: RTCPeerConnection) -> float | None:
+    """Seconds the last STUN transaction on the selected pair took (None before one)."""
+    times = [
+        getattr(pair.protocol, _RTT_ATTRIBUTE, None)
+        for connection in _ice_connections(pc)
+        for pair in connection._nominated.values()
+    ]
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
