@@ -264,3 +264,15 @@ def test_stop_emits(bar: SharingBar, qtbot: QtBot) -> None:
 def test_set_status(bar: SharingBar) -> None:
     bar.set_status("Sharing to Boardroom 3 (Local)")
     assert bar.status_label.text() == "Sharing to Boardroom 3 (Local)"
+
+
+def test_the_connection_mark_shows_the_grade_and_its_figures(bar: SharingBar) -> None:
+    assert bar.link_grade is None and "not measured" in bar.link_mark.toolTip()
+    bar.set_link("good", "0.2 % lost, 12 ms round trip")
+    assert bar.link_grade == "good"
+    assert bar.link_mark.toolTip() == "Connection: good (0.2 % lost, 12 ms round trip)"
+    colours = set()
+    for grade in ("good", "fair", "poor", None):
+        bar.set_link(grade)
+        colours.add(bar.link_mark.styleSheet())
+    assert len(colours) == 4  # each state its own colour

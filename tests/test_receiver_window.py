@@ -280,6 +280,36 @@ def test_paused_overlay(window: ReceiverWindow, qtbot: QtBot) -> None:
     assert colour_near(window.grab().toImage(), probe, GREEN)
 
 
+def test_a_presenter_who_is_reconnecting_keeps_the_last_picture_marked(
+    window: ReceiverWindow, qtbot: QtBot
+) -> None:
+    presenter = make_presenter(1, "Alice", GREEN)
+    window.add_presenter(presenter)
+    qtbot.waitUntil(lambda: window.frames_painted(1) > 0)
+    tile = tile_rects(window)[0].translated(window.grid.pos())
+    probe = QPoint(tile.center().x(), tile.top() + tile.height() // 4)
+
+    presenter.reconnecting = True
+    window.update_presenter(presenter)
+    image = window.grab().toImage()
+    # The picture is still there, dimmed (not a black tile, not "Waiting for…").
+    pixel = image.pixelColor(probe)
+    assert 0 < pixel.green() < GREEN[1] * 0.6 and pixel.green() > pixel.red() + 10
+    text_area = image.copy(tile.adjusted(0, tile.height() // 3, 0, -tile.height() // 3))
+    bright = sum(
+        1
+        for y in range(0, text_area.height(), 2)
+        for x in range(0, text_area.width(), 2)
+        if text_area.pixelColor(x, y).lightness() > 200
+    )
+    # "Reconnecting…" is a longer word than "Paused": more of it is lit.
+    assert bright > 80
+
+    presenter.reconnecting = False
+    window.update_presenter(presenter)
+    assert colour_near(window.grab().toImage(), probe, GREEN)
+
+
 def test_grid_captions_show_the_name_under_the_picture(
     window: ReceiverWindow, qtbot: QtBot
 ) -> None:

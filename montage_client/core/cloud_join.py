@@ -20,6 +20,13 @@ will not allow.
 Throughout the share the XMPP session is held: when the cloud ends it (the
 administrator suspended or removed this device), the client asks the REST
 API why and ends the share with that sentence.
+
+When the share reconnects (docs/protocol.md §16) the channel is opened
+again: the meeting is looked up again (an ended meeting or a revoked device
+ends the share with its sentence; a cloud that cannot be reached is tried
+again), the XMPP session is reused or logged in again, and TURN credentials
+that are about to expire are renewed — and the person is told, since a
+relayed share whose credentials expired had lost its relay.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from montage_client.core.path_race import race
 from montage_client.core.share_client import ChannelOpener, ShareClient
 from montage_core.cloud.account import CloudAccount, split_host_port
-from montage_core.cloud.api import CloudApi, ResolvedMeeting
+from montage_core.cloud.api import CloudApi, ResolvedMeeting, TurnCredentials
 from montage_core.cloud.ice import ice_settings
 from montage_core.cloud.xmpp_signal import XmppChannel, XmppSignalling
 from montage_core.net import ProxyResolver, ProxySettings, as_resolver
@@ -47,6 +55,11 @@ logger = logging.getLogger(__name__)
 # A receiver on this network answers in milliseconds; the LAN attempt ends here
 # even when XMPP is slower still (the race does not wait for it otherwise).
 LAN_TIMEOUT = 1.5
+# Reconnecting, TURN credentials this close to expiring are renewed first.
+TURN_MARGIN = 300.0
+TURN_RENEWED = (
+    "The cloud relay's access for this share had run out; it was renewed and the share reconnected."
+)
 
 ClientFactory = Callable[[ChannelOpener, IceSettings], ShareClient]
 
@@ -77,9 +90,15 @@ async def share_to_cloud_meeting(
         ice = await ice_settings(turn, account, resolver, force_relay=force_relay)
         route = _Route(account, meeting, resolved, lan_timeout, resolver)
         client = make_client(route.open_channel, ice)
-        if ice.relay_only and not force_relay:
-            # Reached on the LAN after all: direct paths may work there.
-            route.on_lan = lambda: setattr(client, "ice", replace(ice, relay_only=False))
+        relay_first = ice.relay_only and not force_relay
+
+        def on_lan() -> None:
+            if relay_first:
+                # Reached on the LAN after all: direct paths may work there.
+                client.ice = replace(client.ice, relay_only=False)
+
+        route.on_lan = on_lan
+        route.refresh = _Refresh(api, turn, account, resolver, force_relay, client)
         checks: set[asyncio.Task[None]] = set()
 
         async def check_revocation() -> None:
@@ -110,6 +129,45 @@ async def share_to_cloud_meeting(
         return client
 
 
+class _Refresh:
+    """What a reconnection checks with the cloud before it opens the channel again."""
+
+    def __init__(
+        self,
+        api: CloudApi,
+        turn: TurnCredentials,
+        account: CloudAccount,
+        resolver: ProxyResolver,
+        force_relay: bool,
+        client: ShareClient,
+    ) -> None:
+        self.api = api
+        self.turn = turn
+        self.account = account
+        self.resolver = resolver
+        self.force_relay = force_relay
+        self.client = client
+
+    async def __call__(self, meeting: CloudMeetingId) -> ResolvedMeeting:
+        """The meeting as the cloud knows it now; fresh TURN credentials if due.
+
+        Raises MeetingNotFound (ended: final), DeviceRevoked (final) or
+        CloudUnavailable (tried again).
+        """
+        resolved = await self.api.resolve(meeting)
+        if self.turn.expires_at - time.time() < TURN_MARGIN:
+            expired = self.turn.expires_at <= time.time()
+            self.turn = await self.api.turn()
+            ice = await ice_settings(
+                self.turn, self.account, self.resolver, force_relay=self.force_relay
+            )
+            self.client.ice = replace(ice, relay_only=ice.relay_only and self.client.ice.relay_only)
+            logger.info("TURN credentials renewed (the old ones had expired: %s)", expired)
+            if expired:
+                self.client.notify(TURN_RENEWED)
+        return resolved
+
+
 class _Route:
     """Opens the signalling channel for one share and holds the XMPP session."""
 
@@ -130,13 +188,18 @@ class _Route:
         self.xmpp: XmppSignalling | None = None
         self.xmpp_lost = False
         self.lost_callback: Callable[[], None] | None = None
+        self.refresh: Callable[[CloudMeetingId], Awaitable[ResolvedMeeting]] | None = None
         self._closing = False
         self._login: asyncio.Future[XmppSignalling] | None = None
+        self._opened = 0
 
     async def open_channel(self) -> SignalChannel:
-        login = self._login = asyncio.ensure_future(
-            XmppSignalling.open(self.account, proxy=self.resolver)
-        )
+        self._opened += 1
+        if self._opened > 1 and self.refresh is not None:
+            # Reconnecting: the receiver may have moved (a new JID, new endpoints)
+            # or gone for good (the meeting ended).
+            self.resolved = await self.refresh(self.meeting)
+        login = self._session()  # the session held, while it lasts; else a new login
         # Both ways at once (path_race.py): an unreachable LAN costs the join nothing.
         won = await race(self._try_lan(), login, discard_lan=_close_channel)
         if won.lan is not None:
@@ -156,6 +219,17 @@ class _Route:
             f"the receiver of meeting {self.meeting.display()}",
         )
 
+    def _session(self) -> asyncio.Future[XmppSignalling]:
+        """The XMPP session: the one held, while it lasts; else a new login."""
+        if self._login is not None and not self._login.done():
+            return self._login
+        if self.xmpp is not None and self.xmpp.connected:
+            done: asyncio.Future[XmppSignalling] = asyncio.get_running_loop().create_future()
+            done.set_result(self.xmpp)
+            return done
+        self._login = asyncio.ensure_future(XmppSignalling.open(self.account, proxy=self.resolver))
+        return self._login
+
     def _logged_in(self, login: asyncio.Future[XmppSignalling] | XmppSignalling) -> None:
         if isinstance(login, asyncio.Future):
             if login.cancelled() or self._closing:
@@ -165,6 +239,8 @@ class _Route:
                 logger.warning("no XMPP session, sharing over the LAN only: %s", error)
                 return
             login = login.result()
+        if login is self.xmpp:
+            return
         self.xmpp = login
         login.on_disconnect(self._on_xmpp_lost)
 

@@ -20,10 +20,13 @@ from montage_client.core.devices import Device, DeviceKind, list_devices
 from montage_client.core.local_media import LocalMedia, MediaChange
 from montage_client.core.screen_source import Grabber, Monitor, ScreenGrabber, list_monitors
 from montage_client.core.share_client import (
+    RECONNECTING,
     ChannelOpener,
+    LinkQuality,
     Notice,
     PinWanted,
     Progress,
+    Reconnecting,
     ShareClient,
     Sharing,
     Update,
@@ -561,6 +564,20 @@ class ClientController(QObject):
             self.sharing_bar.show_notice(update.text)
         elif isinstance(update, Progress):
             self.join_window.show_progress(update.text)
+        elif isinstance(update, Reconnecting):
+            # The share goes on by itself; the bar says so, nobody has to do anything.
+            self.sharing_bar.set_status(RECONNECTING)
+            self.sharing_bar.set_link(None)
+            self.sharing_bar.show_notice(update.reason)
+        elif isinstance(update, LinkQuality):
+            self.sharing_bar.set_link(update.grade.value, _link_detail(update))
+        elif isinstance(update, Sharing) and self.sharing:
+            # Back after reconnecting: the same share, paused or not as it was.
+            self._room, self._path = update.room, update.path
+            self.sharing_bar.show_notice("")
+            self.sharing_bar.set_status(
+                self._status_text(self.sharing_bar.pause_button.isChecked())
+            )
         elif isinstance(update, Sharing):
             self.sharing = True
             self._room, self._path = update.room, update.path
@@ -585,6 +602,15 @@ class ClientController(QObject):
     def _status_text(self, paused: bool) -> str:
         where = f"{getattr(self, '_room', '')} ({getattr(self, '_path', 'Local')})"
         return f"Paused — {where}" if paused else f"Sharing to {where}"
+
+
+def _link_detail(update: LinkQuality) -> str:
+    parts = []
+    if update.loss_pct is not None:
+        parts.append(f"{update.loss_pct:.1f} % lost")
+    if update.rtt_ms is not None:
+        parts.append(f"{update.rtt_ms:.0f} ms round trip")
+    return ", ".join(parts)
 
 
 def _parses(spec: str) -> bool:

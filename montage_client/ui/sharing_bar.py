@@ -1,7 +1,9 @@
 """The small always-on-top bar shown while sharing: which screen, pause, stop.
 
 It stays on top so the controls remain reachable over whatever is being
-presented, and it is a Tool window so it stays out of the task bar.
+presented, and it is a Tool window so it stays out of the task bar. A dot
+before the status says how the connection is doing (green, amber, red; grey
+while reconnecting), with the figures in its tooltip.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from .media_controls import MediaControls
 
 logger = logging.getLogger(__name__)
 
+
+LINK_COLOURS = {"good": "#2fa84f", "fair": "#e0a106", "poor": "#d64541"}
+LINK_WORDS = {
+    "good": "Connection: good",
+    "fair": "Connection: fair — the picture may lag or stutter",
+    "poor": "Connection: poor — the room may see a frozen or late picture",
+}
 
 QUALITY_CHOICES = (
     ("Auto", Quality.AUTO),
@@ -41,6 +50,10 @@ class SharingBar(QWidget):
         font = self.status_label.font()
         font.setBold(True)
         self.status_label.setFont(font)
+        self.link_mark = QLabel("●")
+        self.link_mark.setAccessibleName("Connection quality")
+        self.link_grade: str | None = None
+        self.set_link(None)
 
         self.monitor_combo = QComboBox()
         self.monitor_combo.setToolTip("Which screen to share")
@@ -63,6 +76,7 @@ class SharingBar(QWidget):
         self.media_controls = MediaControls(compact=True)
 
         row = QHBoxLayout()
+        row.addWidget(self.link_mark)
         row.addWidget(self.status_label, 1)
         row.addWidget(self.monitor_combo)
         row.addWidget(self.quality_combo)
@@ -107,10 +121,19 @@ class SharingBar(QWidget):
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)
 
+    def set_link(self, grade: str | None, detail: str = "") -> None:
+        """The connection-quality mark: "good", "fair", "poor", or None (not known now)."""
+        self.link_grade = grade
+        colour = LINK_COLOURS.get(grade or "", "#8a8f98")
+        self.link_mark.setStyleSheet(f"color: {colour};")
+        words = LINK_WORDS.get(grade or "", "Connection: not measured yet")
+        self.link_mark.setToolTip(f"{words}{f' ({detail})' if detail else ''}")
+
     def show_notice(self, text: str) -> None:
         """Something to know while sharing goes on (the room muted you)."""
         self.notice_label.setText(text)
         self.notice_label.setVisible(bool(text))
+        self.adjustSize()  # no empty row left behind when a notice goes
 
     def set_paused(self, paused: bool) -> None:
         self.pause_button.setChecked(paused)

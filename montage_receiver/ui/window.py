@@ -81,6 +81,8 @@ ACCENT = QColor(110, 180, 255)
 CAPTION_BACKGROUND = QColor(28, 31, 37)
 
 REFRESH_HZ = 60
+# Over the last picture of a presenter whose connection was lost and who may come back.
+RECONNECTING = "Reconnecting…"
 # The presenter's camera: a picture-in-picture inset this share of the picture's width.
 CAMERA_INSET_SHARE = 0.26
 MUTED_COLOUR = QColor(230, 70, 70)
@@ -585,8 +587,11 @@ class _Tile(QWidget):
                     f"Waiting for {self.presenter.name}'s screen…",
                 )
 
-            if self.presenter.share_state == "paused":
-                self._paint_paused(painter, picture)
+            if self.presenter.reconnecting:
+                # Their last picture stays, dimmed: they are coming back (protocol §16).
+                self._paint_overlay(painter, picture, RECONNECTING)
+            elif self.presenter.share_state == "paused":
+                self._paint_overlay(painter, picture, "Paused")
             self._paint_camera(painter)
             if caption is not None:
                 self._paint_caption(painter, caption)
@@ -604,11 +609,11 @@ class _Tile(QWidget):
             self.camera.painted_seq = self.camera.image_seq
             self.camera_frames_painted += 1
 
-    def _paint_paused(self, painter: QPainter, picture: QRect) -> None:
+    def _paint_overlay(self, painter: QPainter, picture: QRect, text: str) -> None:
         painter.fillRect(picture, QColor(0, 0, 0, 160))
         painter.setPen(FOREGROUND)
         painter.setFont(_pixel_font(self.font(), round(picture.height() * 0.09), bold=True))
-        painter.drawText(picture, Qt.AlignmentFlag.AlignCenter, "Paused")
+        painter.drawText(picture, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_caption(self, painter: QPainter, bar: QRect) -> None:
         painter.fillRect(bar, CAPTION_BACKGROUND)
