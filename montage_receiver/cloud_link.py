@@ -217,8 +217,8 @@ class CloudLink:
         self.service.keep(task)
 
     def _on_peer_gone(self, jid: str) -> None:
-        # A presenter's device left the cloud (quit, lost its network, or was
-        # suspended): its conversations end as a dropped WebSocket would.
+        # A presenter's device left the cloud (quit, or was suspended): its
+        # conversations end, and their shares are not held for a return.
         self.service.keep(
             asyncio.ensure_future(self.service.end_cloud_conversations(lambda key: key[0] == jid))
         )

@@ -17,6 +17,7 @@ from aiortc.mediastreams import MediaStreamError
 from montage_core.rtc.link_quality import FreezeCounter, LinkMeter
 from montage_core.thirdparty.aiortc_ice import ice_round_trip
 from montage_core.thirdparty.aiortc_jitter import MarkerJitterBuffer, jitter_buffer_of
+from montage_core.thirdparty.aiortc_stats import media_counts
 
 logger = logging.getLogger(__name__)
 
@@ -183,12 +184,11 @@ class Presenter:
     async def watch_link(self, pc: Any, receiver: Any) -> None:
         """Read the link's counters every `LINK_POLL` seconds while the share lasts."""
         while True:
-            received = lost = bytes_ = 0
+            # The screen's own stream: its retransmissions come on another SSRC.
+            received, lost = media_counts(receiver) or (0, 0)
+            bytes_ = 0
             for stats in (await receiver.getStats()).values():
-                if stats.type == "inbound-rtp" and stats.packetsReceived >= received:
-                    # The screen's own stream; its retransmissions come on another SSRC.
-                    received, lost = stats.packetsReceived, stats.packetsLost
-                elif stats.type == "transport":
+                if stats.type == "transport":  # everything this presenter sends
                     bytes_ = stats.bytesReceived
             self.link.add(time.monotonic(), received, lost, bytes_, ice_round_trip(pc))
             await asyncio.sleep(LINK_POLL)

@@ -266,6 +266,14 @@ class PresenterSession:
             return [PresenterDetached(ticket.id, ticket.hold)]
         return self._close("connection lost")
 
+    def peer_gone(self, now: float) -> list[ReceiverEvent]:
+        """The presenter's device left the cloud (its XMPP session ended: it quit,
+        or the organisation cut it off). It will not come back as itself: no hold."""
+        if self.state is SessionState.CLOSED:
+            return []
+        self._now = now
+        return self._close("presenter went offline")
+
     def superseded(self) -> None:
         """Its presenter came back on another connection (this one is dead): close quietly."""
         self.ticket = None

@@ -503,9 +503,12 @@ class ReceiverService:
         task.add_done_callback(self._tasks.discard)
 
     async def end_cloud_conversations(self, which: Callable[[Any], bool]) -> None:
-        """End the cloud conversations whose key `which` selects (their presenter is gone)."""
+        """End the cloud conversations whose key `which` selects: their presenter's
+        device went offline (quit, suspended, removed), so their share is not held."""
+        now = asyncio.get_running_loop().time()
         for key, conn in list(self._cloud.items()):
             if which(key):
+                await conn.handle(conn.session.peer_gone(now))
                 await conn.ws.close()
 
     async def _end_cloud(self, key: Any, conn: _Connection) -> None:

@@ -37,14 +37,17 @@ def collect_json(process: subprocess.Popen[str], into: list[dict[str, Any]]) -> 
 
 @contextmanager
 def dev_cloud(
-    log_dir: Path, code: str | None = None, timeout: float = 60
+    log_dir: Path, code: str | None = None, timeout: float = 60, prefix: tuple[str, ...] = ()
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """The running cloud and its ready line; `code` replaces `-m montage_cloud.dev`."""
+    """The running cloud and its ready line; `code` replaces `-m montage_cloud.dev`.
+
+    `prefix` runs it inside something (`ip netns exec NS`: the fault lab's router).
+    """
     log = log_dir / "stderr.log"
     command = ["-c", code] if code else ["-m", "montage_cloud.dev"]
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, *command],
+            [*prefix, sys.executable, *command],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=stderr,

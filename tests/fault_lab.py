@@ -3,8 +3,14 @@
 Three network namespaces on this machine:
 
     client  198.18.C.2 ──veth── 198.18.C.1  router  198.18.R.1 ──veth── 198.18.R.2  receiver
+                                              │ 198.18.U.2
+                                    (uplink) veth
+                                              │ 198.18.U.1
+                                     this host (the test)
 
-The router forwards between the two; faults are made there with nftables,
+The router forwards between the two; a cloud started in the router
+namespace listens on 198.18.R.1, which the test reaches over the uplink
+(`host_route_to_cloud`). Faults are made in the router with nftables,
 on what it forwards and on what it sends or receives itself (a cloud started
 in the router namespace is then cut off too, as when a laptop's Wi-Fi drops):
 
@@ -24,11 +30,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import IO, Any
 
+from bench.xvfb import Xvfb, stop_process
 from tests.netns import free_subnet
 from tests.netns import unavailable_reason as netns_unavailable
 
@@ -60,9 +72,12 @@ class FaultLab:
             "client": (f"lc{suffix}"[:15], f"gc{suffix}"[:15]),
             "receiver": (f"lr{suffix}"[:15], f"gr{suffix}"[:15]),
         }
+        self._uplink = (f"lu{suffix}"[:15], f"gu{suffix}"[:15])
         self.client = self.receiver = ""
         self.router_client_side = self.router_receiver_side = ""
         self._relay: subprocess.Popen[str] | None = None
+        self._diverting = False
+        self._subnets: tuple[int, ...] = ()
 
     # -- set-up ---------------------------------------------------------------
     def create(self) -> FaultLab:
@@ -73,6 +88,8 @@ class FaultLab:
         self.run(self.router_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         client_net = self._link("client", self.client_ns, avoid=())
         receiver_net = self._link("receiver", self.receiver_ns, avoid=(client_net,))
+        # Inside namespaces, so invisible to free_subnet: the uplink must avoid them.
+        self._subnets = (client_net, receiver_net)
         self.client, self.router_client_side = f"198.18.{client_net}.2", f"198.18.{client_net}.1"
         self.receiver = f"198.18.{receiver_net}.2"
         self.router_receiver_side = f"198.18.{receiver_net}.1"
@@ -106,8 +123,22 @@ class FaultLab:
         self.run(self.router_ns, "ip", "link", "set", router_side, "up")
         return subnet
 
+    def host_route_to_cloud(self) -> None:
+        """Let this host (the test) reach the router's receiver-side address, where a
+        cloud in the router namespace listens; the uplink goes with the lab."""
+        host_side, router_side = self._uplink
+        subnet = free_subnet(avoid=self._subnets)
+        _run("ip", "link", "add", host_side, "type", "veth", "peer", "name", router_side)
+        _run("ip", "link", "set", router_side, "netns", self.router_ns)
+        _run("ip", "addr", "add", f"198.18.{subnet}.1/30", "dev", host_side)
+        _run("ip", "link", "set", host_side, "up")
+        self.run(self.router_ns, "ip", "addr", "add", f"198.18.{subnet}.2/30", "dev", router_side)
+        self.run(self.router_ns, "ip", "link", "set", router_side, "up")
+        _run("ip", "route", "add", f"{self.router_receiver_side}/32", "via", f"198.18.{subnet}.2")
+
     def destroy(self) -> None:
         self.stop_delay()
+        _run("ip", "link", "del", self._uplink[0], check=False)  # its route goes with it
         for ns in (self.client_ns, self.receiver_ns, self.router_ns):
             _run("ip", "netns", "del", ns, check=False)
 
@@ -188,11 +219,15 @@ class FaultLab:
         assert self._relay.stdout is not None
         ready = json.loads(self._relay.stdout.readline() or "{}")
         assert ready.get("event") == "ready", "the impairment relay did not start"
-        self.run(self.router_ns, "ip", "rule", "add", "fwmark", str(_MARK), "lookup", _ROUTE_TABLE)
-        self.run(
-            self.router_ns, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
-            "table", _ROUTE_TABLE,
-        )  # fmt: skip
+        if not self._diverting:
+            self._diverting = True
+            self.run(
+                self.router_ns, "ip", "rule", "add", "fwmark", str(_MARK), "lookup", _ROUTE_TABLE
+            )
+            self.run(
+                self.router_ns, "ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo",
+                "table", _ROUTE_TABLE,
+            )  # fmt: skip
         hosts = f"{{ {self.client}, {self.receiver} }}"
         self._nft(
             f"add chain inet {_TABLE} divert {{ type filter hook prerouting priority -150 ; }}",
@@ -211,3 +246,194 @@ class FaultLab:
         out, _ = relay.communicate(timeout=10)
         lines = [json.loads(line) for line in out.splitlines() if line.strip()]
         return next((int(r["relayed"]) for r in lines if r.get("event") == "result"), 0)
+
+
+# -- programs in the lab ---------------------------------------------------------
+
+
+class Lines:
+    """A program's output lines as they come, each with when it came (monotonic)."""
+
+    def __init__(self, stream: IO[str], parse: bool) -> None:
+        self.lines: list[tuple[float, Any]] = []
+        self._parse = parse
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            if line.strip():
+                self.lines.append((time.monotonic(), json.loads(line) if self._parse else line))
+
+    def wait_for(self, check: Callable[[Any], bool], timeout: float, what: str) -> Any:
+        """The first line (from the start) that `check` accepts, waiting up to `timeout`."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for at, line in self.lines[seen:]:
+                seen += 1
+                if check(line):
+                    return at, line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(0.05)
+
+    def after(self, since: float) -> list[tuple[float, Any]]:
+        return [(at, line) for at, line in list(self.lines) if at >= since]
+
+
+class LabReceiver:
+    """`montage-receiver --headless --status-json` in the receiver's namespace."""
+
+    def __init__(
+        self,
+        lab: FaultLab,
+        data_dir: Path,
+        *extra: str,
+        port: int = 8443,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.proc = subprocess.Popen(
+            lab.python(
+                lab.receiver_ns,
+                "-m",
+                "montage_receiver",
+                "--headless",
+                "--status-json",
+                f"--bind={lab.receiver}",
+                f"--port={port}",
+                f"--data-dir={data_dir}",
+                "--stats-interval=0.2",
+                *extra,
+            ),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(ROOT)} | (env or {}),
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.records = Lines(self.proc.stdout, parse=True)
+        self.errors = Lines(self.proc.stderr, parse=False)
+        try:
+            self.ready_at, self.ready = self.records.wait_for(
+                lambda r: r["event"] == "ready", 60, "the receiver to be ready"
+            )
+        except AssertionError as exc:
+            log = "".join(line for _, line in self.errors.lines)
+            self.kill()
+            raise AssertionError(f"{exc}; its log:\n{log}") from None
+
+    def frames(self, name: str) -> int:
+        """Frames of presenter `name` in the newest stats line (0 before any)."""
+        for _, record in reversed(list(self.records.lines)):
+            if record["event"] == "stats":
+                return max(
+                    (p["frames"] for p in record["presenters"] if p["name"] == name), default=0
+                )
+        return 0
+
+    def frames_resume_after(self, since: float, name: str, timeout: float = 30) -> float:
+        """Seconds from `since` until the receiver shows new frames from `name`."""
+        before = self.frames(name)
+        at, _ = self.records.wait_for(
+            lambda r: (
+                r["event"] == "stats"
+                and any(p["name"] == name and p["frames"] > before for p in r["presenters"])
+            ),
+            timeout,
+            f"frames from {name} again",
+        )
+        return float(at - since)
+
+    def stop(self) -> str:
+        """Terminate; the log (stderr) it wrote."""
+        stop_process(self.proc)
+        return "".join(line for _, line in self.errors.lines)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class LabClient:
+    """`montage-client join` in the client's namespace, sharing `display`."""
+
+    def __init__(
+        self, lab: FaultLab, display: Xvfb, meeting_id: str, config: Path, *extra: str,
+        port: int = 8443, env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self.proc = subprocess.Popen(
+            lab.python(
+                lab.client_ns,
+                "-m",
+                "montage_client",
+                f"--port={port}",
+                "join",
+                meeting_id,
+                "--name=Lab",
+                *extra,
+            ),
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=display.env(MONTAGE_CONFIG_DIR=str(config), PYTHONPATH=str(ROOT), **(env or {})),
+        )
+        assert self.proc.stderr is not None
+        self.said = Lines(self.proc.stderr, parse=False)
+
+    def wait_for(self, text: str, timeout: float = 30) -> float:
+        at, _ = self.said.wait_for(lambda line: text in line, timeout, repr(text))
+        return float(at)
+
+    def last_words(self) -> str:
+        lines = [line.strip() for _, line in self.said.lines]
+        return lines[-1] if lines else ""
+
+    def stop(self) -> int:
+        stop_process(self.proc, signal.SIGINT)
+        return int(self.proc.returncode)
+
+
+class LabProbe:
+    """The benchmark's probe receiver (`bench.probe`) in the receiver's namespace.
+
+    `window()` starts a measuring window (printing the previous one's result);
+    `results` are those lines.
+    """
+
+    def __init__(self, lab: FaultLab, pin: str | None = None, port: int = 8443) -> None:
+        self.proc = subprocess.Popen(
+            lab.python(
+                lab.receiver_ns,
+                "-m",
+                "bench.probe",
+                f"--bind={lab.receiver}",
+                f"--port={port}",
+                *([f"--pin={pin}"] if pin else []),
+            ),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+        assert self.proc.stdout is not None
+        self.out = Lines(self.proc.stdout, parse=True)
+        _, self.ready = self.out.wait_for(lambda r: r["event"] == "ready", 60, "the probe")
+
+    def window(self) -> None:
+        self.proc.send_signal(signal.SIGUSR1)
+
+    def result(self, timeout: float = 10) -> dict[str, Any]:
+        """The newest window's result (closing it: call `window` to measure again)."""
+        count = len([1 for _, r in self.out.lines if r["event"] == "result"])
+        self.proc.send_signal(signal.SIGUSR1)  # prints the open window's result, opens one
+        deadline = time.monotonic() + timeout
+        while len(results := [r for _, r in self.out.lines if r["event"] == "result"]) <= count:
+            assert time.monotonic() < deadline, "the probe printed no result"
+            time.sleep(0.05)
+        return dict(results[-1])
+
+    def stop(self) -> None:
+        stop_process(self.proc)

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 
 # Rates are over this many seconds: long enough to read, short enough to move.
-WINDOW = 5.0
+WINDOW = 10.0
 # A gap between two pictures longer than this is a freeze (if the sender sent meanwhile).
 FREEZE_GAP = 0.5
 

@@ -19,9 +19,12 @@ later in the middle of a share.
 - `aiortc_remb` (aiortc): `RTCRtpReceiver.__remote_bitrate_estimator`
   (replaced), `AimdRateControl.current_bitrate/current_bitrate_initialized/
   latest_estimated_throughput`.
+- `aiortc_stats` (aiortc): `RTCRtpReceiver.__remote_streams`,
+  `RTCRtpReceiver.__rtx_ssrc` (read).
 - `aiortc_ice` (aiortc, aioice): `RTCIceGatherer._connection`,
-  `Connection.turn_ssl`, `Connection._nominated`; `aiortc.sdp` (undocumented)
-  to read a BUNDLE offer's candidates.
+  `Connection.turn_ssl`, `Connection._nominated`, `CandidatePair.protocol`,
+  `StunProtocol.request` (wrapped); `aiortc.sdp` (undocumented) to read a
+  BUNDLE offer's candidates.
 - `aioice_turn` (aioice): `aioice.turn.create_turn_endpoint` (replaced),
   `TurnTransport._connect`.
 - `slixmpp_tunnel` (slixmpp): `XMLStream._attempt_connection` (overridden),
