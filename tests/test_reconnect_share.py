@@ -142,6 +142,11 @@ def test_a_lost_connection_is_resumed_with_the_same_tile_and_media(tmp_path: Pat
             assert not any(isinstance(e, PresenterRemoved) for e in events)
             assert any(isinstance(e, PresenterChanged) and e.presenter is p for e in events)
             await frames_reach(p, p.frames + 10)
+            # What --status-json says about the link (docs/protocol.md §11).
+            snapshot = p.snapshot(time.monotonic())
+            assert snapshot["reconnects"] == 1 and snapshot["reconnecting"] is False
+            assert snapshot["keyframes"] >= 1 and snapshot["bitrate_kbps"] > 0
+            assert snapshot["loss_pct"] == 0.0 and snapshot["rtt_ms"] is not None
             ann.client.request_stop()
             assert await ann.outcome() is None
         finally:

@@ -22,7 +22,7 @@ import aioice.turn
 import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, rtcrtpreceiver, rtcrtpsender
 
 from montage_cloud.servers.coturn import CoturnServer, TurnEndpoint
 from montage_cloud.servers.prosody import ProsodyServer, XmppEndpoint
@@ -31,7 +31,14 @@ from montage_cloud.turn import TurnConfig, issue_turn_credentials
 from montage_core import thirdparty
 from montage_core.net import ConnectFailed, ProxySettings, as_resolver
 from montage_core.rtc.peer import make_peer_connection
-from montage_core.thirdparty import aioice_turn, aiortc_codecs, aiortc_ice, aiortc_jitter
+from montage_core.thirdparty import (
+    aioice_turn,
+    aiortc_codecs,
+    aiortc_ice,
+    aiortc_jitter,
+    aiortc_repair,
+    aiortc_stats,
+)
 from montage_core.xmpp_session import close_session, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +76,8 @@ def test_require_refuses_another_series_with_a_sentence(
     [
         ("aiortc_codecs", "aiortc"),
         ("aiortc_jitter", "aiortc"),
+        ("aiortc_repair", "aiortc"),
+        ("aiortc_stats", "aiortc"),
         ("aiortc_ice", "aioice"),
         ("aioice_turn", "aioice"),
         ("slixmpp_tunnel", "slixmpp"),
@@ -171,6 +180,75 @@ def test_the_selected_pair_is_read_from_ice() -> None:
                 assert connections, "no aioice Connection behind the transceivers"
                 assert all(c._nominated for c in connections), "no nominated pair"
                 assert aiortc_ice.uses_relay(pc) is False  # host candidates on loopback
+        finally:
+            await sender.close()
+            await receiver.close()
+
+    run(body())
+
+
+async def _share_beside_a_camera() -> tuple[RTCPeerConnection, RTCPeerConnection, Any, Any]:
+    """A screen and a camera section with the same codecs in one bundle, as a share has."""
+    aiortc_codecs.install_encoders()
+    sender, receiver = make_peer_connection(), make_peer_connection()
+    codecs = [
+        c
+        for c in RTCRtpSender.getCapabilities("video").codecs
+        if c.mimeType in ("video/H264", "video/rtx")
+    ]
+    for _ in range(2):
+        sender.addTransceiver(_MovingPicture(), direction="sendonly").setCodecPreferences(codecs)
+    arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+    receiver.on("track", lambda track: arrived.done() or arrived.set_result(track))
+    await sender.setLocalDescription(await sender.createOffer())
+    await receiver.setRemoteDescription(sender.localDescription)
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await sender.setRemoteDescription(receiver.localDescription)
+    await asyncio.wait_for((await arrived).recv(), 10)
+    screen_sender = sender.getTransceivers()[0].sender
+    screen_receiver = receiver.getTransceivers()[0].receiver
+    return sender, receiver, screen_sender, screen_receiver
+
+
+def test_a_retransmission_reaches_its_receiver_beside_another_video_section() -> None:
+    async def body() -> None:
+        sender, receiver, screen_sender, screen_receiver = await _share_beside_a_camera()
+        try:
+            history = screen_sender._RTCRtpSender__rtp_history
+            sent = next(iter(history.values())).sequence_number
+            await screen_sender._retransmit(sent)  # as aiortc does for a NACK
+            streams = screen_receiver._RTCRtpReceiver__remote_streams
+            deadline = time.monotonic() + 5
+            while screen_sender._rtx_ssrc not in streams:
+                assert time.monotonic() < deadline, "the retransmission never arrived"
+                await asyncio.sleep(0.02)
+            # The media stream's own counters, without the retransmissions.
+            counts = aiortc_stats.media_counts(screen_receiver)
+            assert counts is not None and counts[0] > 0
+            assert counts[0] == streams[screen_sender._ssrc].packets_received
+            assert aiortc_repair.HISTORY_PACKETS == rtcrtpsender.RTP_HISTORY_SIZE
+            assert aiortc_repair.HISTORY_PACKETS == rtcrtpreceiver.RTP_HISTORY_SIZE
+        finally:
+            await sender.close()
+            await receiver.close()
+
+    run(body())
+
+
+def test_a_keyframe_request_reaches_the_source_and_the_round_trip_is_read() -> None:
+    async def body() -> None:
+        sender, receiver, screen_sender, screen_receiver = await _share_beside_a_camera()
+        try:
+            asked = asyncio.Event()
+            aiortc_repair.on_keyframe_request(screen_sender, asked.set)
+            await screen_receiver._send_rtcp_pli(screen_sender._ssrc)
+            await asyncio.wait_for(asked.wait(), 5)
+            assert isinstance(
+                aiortc_jitter.jitter_buffer_of(screen_receiver), aiortc_jitter.MarkerJitterBuffer
+            )
+            for pc in (sender, receiver):
+                rtt = aiortc_ice.ice_round_trip(pc)
+                assert rtt is not None and 0 <= rtt < 1  # from ICE's own checks, on loopback
         finally:
             await sender.close()
             await receiver.close()
