@@ -1,7 +1,7 @@
 """The screen-sharing benchmark: Montage against ffmpeg on the same screen.
 
     python -m bench.run [--seconds 10] [--scenes video,video60,scroll,slides,static]
-                        [--walls grid4,wall1080,wall2160]
+                        [--walls grid4,wall1080,wall2160] [--faults]
 
 For each scene it starts the workload on a 1920×1080 Xvfb screen, a headless
 receiver with a latency probe (bench/probe.py) and `montage-client join`
@@ -15,7 +15,8 @@ same screen for the same time, and reports CPU ratios. Then the wall cases
 (`bench.wall`: the receiver's real window, one presenter on a 1080p and a 4K
 wall, four presenters on a 1080p wall — the `grid4` row). `--browser` adds
 the browser row (bench/browser_row.py): the browser client beside the
-desktop client. The last line of output is one JSON object with every figure.
+desktop client; `--faults` (root) the fault lab's `faults` section
+(bench/faults.py). The last line of output is one JSON object with every figure.
 
 This is a benchmark, not a test: it reports numbers and asserts nothing.
 """
@@ -197,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         "--scenes", default=",".join(SCENES), help=f"comma-separated, from {', '.join(SCENES)}"
     )
     parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="also run the fault lab (bench/faults.py; root) and add its `faults` section",
+    )
+    parser.add_argument(
         "--client-arg",
         action="append",
         default=[],
@@ -239,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = browser_row.run(args.seconds, list(browser_row.SCENES), "auto")
         print(browser_row.table(rows))
         figures["browser"] = rows
+    if args.faults:
+        from bench.faults import run_faults
+
+        figures["faults"] = run_faults()
     print(json.dumps(figures))
     return 0
 

@@ -27,6 +27,7 @@ Needs root; `unavailable_reason()` says why not otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -35,14 +36,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import keyring
+
 from bench.xvfb import Xvfb, stop_process
+from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
+from montage_core.cloud.enrol import enrol_device
+from tests.dev_cloud import dev_cloud
+from tests.memory_keyring import SEED_VARIABLE, MemoryKeyring, seed
 from tests.netns import free_subnet
 from tests.netns import unavailable_reason as netns_unavailable
+from tests.test_cloud_share import Cloud, cloud_from
 
 ROOT = Path(__file__).resolve().parents[1]
 _TABLE = "montagelab"
@@ -420,13 +429,16 @@ class LabProbe:
         )
         assert self.proc.stdout is not None
         self.out = Lines(self.proc.stdout, parse=True)
+        self.opened = False
         _, self.ready = self.out.wait_for(lambda r: r["event"] == "ready", 60, "the probe")
 
     def window(self) -> None:
+        self.opened = True
         self.proc.send_signal(signal.SIGUSR1)
 
     def result(self, timeout: float = 10) -> dict[str, Any]:
-        """The newest window's result (closing it: call `window` to measure again)."""
+        """The open window's result; a new window opens at once (`window` restarts it)."""
+        assert self.opened, "no measuring window is open"
         count = len([1 for _, r in self.out.lines if r["event"] == "result"])
         self.proc.send_signal(signal.SIGUSR1)  # prints the open window's result, opens one
         deadline = time.monotonic() + timeout
@@ -437,3 +449,74 @@ class LabProbe:
 
     def stop(self) -> None:
         stop_process(self.proc)
+
+
+# -- a cloud in the router ------------------------------------------------------
+
+# The lab's hosts sit in 198.18.0.0/15 (RFC 2544), which a production relay
+# refuses to reach; everything else of the production policy stays.
+_TEST_RANGE = "198.18.0.0-198.19.255.255"
+RECEIVER_KEYRING = {"PYTHON_KEYRING_BACKEND": "tests.memory_keyring.MemoryKeyring"}
+
+
+class LabCloud:
+    """The dev cloud (REST, Prosody, coturn) in the router's namespace, cut with the client."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+
+    def token(self) -> str:
+        async def make() -> str:
+            made = await self.cloud.admin("POST", "/v1/admin/enrolment-tokens", {"org": "Lab"})
+            return str(made["token"])
+
+        return asyncio.run(make())
+
+    def receiver_args(self) -> list[str]:
+        """`montage-receiver` options that enrol it and open a cloud meeting."""
+        cloud = self.cloud
+        return [
+            f"--cloud={cloud.api}",
+            f"--token={self.token()}",
+            f"--cloud-ca={cloud.ca}",
+            f"--xmpp={cloud.xmpp}",
+        ]
+
+    def enrolled_client(self, config: Path) -> dict[str, str]:
+        """Enrol a client (its files in `config`); the environment its program needs."""
+        previous = keyring.get_keyring()
+        ring = MemoryKeyring()
+        keyring.set_keyring(ring)
+        try:
+            asyncio.run(
+                enrol_device(
+                    config / "cloud.json",
+                    url=self.cloud.api,
+                    token=self.token(),
+                    kind="client",
+                    name="Lab laptop",
+                    ca_file=self.cloud.ca,
+                    xmpp=self.cloud.xmpp,
+                )
+            )
+        finally:
+            keyring.set_keyring(previous)
+        return {
+            "PYTHON_KEYRING_BACKEND": "tests.memory_keyring.SeededKeyring",
+            SEED_VARIABLE: seed(ring),
+        }
+
+
+@contextmanager
+def router_cloud(lab: FaultLab, workdir: Path) -> Iterator[LabCloud]:
+    lab.host_route_to_cloud()
+    denied = [peer for peer in PRODUCTION_DENIED_PEERS if peer != _TEST_RANGE]
+    code = (
+        "import logging, sys\n"
+        "from montage_cloud.dev import run_dev\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        f"sys.exit(run_dev(host={lab.router_receiver_side!r}, relay_denied_peers={denied!r}))\n"
+    )
+    prefix = ("ip", "netns", "exec", lab.router_ns)
+    with dev_cloud(workdir, code, prefix=prefix) as (_, ready):
+        yield LabCloud(cloud_from(ready))

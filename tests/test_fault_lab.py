@@ -25,22 +25,24 @@ The figures themselves (resume times, fps at loss, ...) are the benchmark's
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.xvfb import Xvfb, workload_on
-from montage_cloud.servers.config import PRODUCTION_DENIED_PEERS
-from montage_core.cloud.enrol import enrol_device
 from montage_core.protocol.client_session import PIN_CHANGED
-from tests.dev_cloud import dev_cloud
-from tests.fault_lab import FaultLab, LabClient, LabProbe, LabReceiver, unavailable_reason
-from tests.memory_keyring import SEED_VARIABLE, MemoryKeyring, seed
-from tests.test_cloud_share import Cloud, cloud_from
+from tests.fault_lab import (
+    RECEIVER_KEYRING,
+    FaultLab,
+    LabClient,
+    LabCloud,
+    LabProbe,
+    LabReceiver,
+    router_cloud,
+    unavailable_reason,
+)
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -49,7 +51,6 @@ PIN = "2468"
 NAME = "Lab"
 # The CI run measures loss for this long; the benchmark for 30 s.
 LOSS_SECONDS = 10.0
-_TEST_RANGE = "198.18.0.0-198.19.255.255"
 
 
 @pytest.fixture(scope="module")
@@ -211,68 +212,26 @@ def test_a_cut_longer_than_the_client_keeps_trying_ends_the_share_and_frees_the_
 
 
 @pytest.fixture(scope="module")
-def router_cloud(lab: FaultLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """The cloud (REST, Prosody, coturn) in the router's namespace: cut with the client."""
-    lab.host_route_to_cloud()
-    denied = [peer for peer in PRODUCTION_DENIED_PEERS if peer != _TEST_RANGE]
-    code = (
-        "import logging, sys\n"
-        "from montage_cloud.dev import run_dev\n"
-        "logging.basicConfig(level=logging.INFO)\n"
-        f"sys.exit(run_dev(host={lab.router_receiver_side!r}, relay_denied_peers={denied!r}))\n"
-    )
-    prefix = ("ip", "netns", "exec", lab.router_ns)
-    with dev_cloud(tmp_path_factory.mktemp("lab-cloud"), code, prefix=prefix) as (_, ready):
-        yield cloud_from(ready)
+def cloud(lab: FaultLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud]:
+    with router_cloud(lab, tmp_path_factory.mktemp("lab-cloud")) as made:
+        yield made
 
 
-@pytest.mark.usefixtures("memory_keyring")
 def test_the_same_cut_on_the_cloud_path_is_ridden_out(
-    lab: FaultLab,
-    screen: Xvfb,
-    router_cloud: Cloud,
-    tmp_path: Path,
-    memory_keyring: MemoryKeyring,
+    lab: FaultLab, screen: Xvfb, cloud: LabCloud, tmp_path: Path
 ) -> None:
-    cloud = router_cloud
-
-    async def tokens() -> tuple[str, str]:
-        made = [
-            (await cloud.admin("POST", "/v1/admin/enrolment-tokens", {"org": "Lab"}))["token"]
-            for _ in range(2)
-        ]
-        return made[0], made[1]
-
-    receiver_token, client_token = asyncio.run(tokens())
     config = tmp_path / "client"
-    asyncio.run(
-        enrol_device(
-            config / "cloud.json",
-            url=cloud.api,
-            token=client_token,
-            kind="client",
-            name="Lab laptop",
-            ca_file=cloud.ca,
-            xmpp=cloud.xmpp,
-        )
-    )
+    env = cloud.enrolled_client(config)
     receiver = LabReceiver(
         lab,
         tmp_path / "receiver",
         f"--pin={PIN}",
         "--name=Cloud Room",
-        f"--cloud={cloud.api}",
-        f"--token={receiver_token}",
-        f"--cloud-ca={cloud.ca}",
-        f"--xmpp={cloud.xmpp}",
-        env={"PYTHON_KEYRING_BACKEND": "tests.memory_keyring.MemoryKeyring"},
+        *cloud.receiver_args(),
+        env=RECEIVER_KEYRING,
     )
     assert receiver.ready["path"] == "cloud", receiver.ready
     lab.refuse_tcp(8443)  # the LAN endpoint does not answer: signalling goes over XMPP
-    env: dict[str, Any] = {
-        "PYTHON_KEYRING_BACKEND": "tests.memory_keyring.SeededKeyring",
-        SEED_VARIABLE: seed(memory_keyring),
-    }
     client = LabClient(
         lab, screen, receiver.ready["cloud_meeting_id"], config, f"--pin={PIN}", env=env
     )
