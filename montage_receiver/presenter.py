@@ -105,6 +105,7 @@ class Presenter:
     keyframes: int = 0
     link: LinkMeter = field(default_factory=LinkMeter)
     freeze: FreezeCounter = field(default_factory=FreezeCounter)
+    _receiver: Any = None
     _jitter: MarkerJitterBuffer | None = None
     _losses_seen: int = 0
 
@@ -177,9 +178,12 @@ class Presenter:
         }
 
     def attach_link(self, receiver: Any) -> None:
-        """The screen's RTP receiver: its jitter buffer tells losses it could not repair."""
-        self._jitter = jitter_buffer_of(receiver)
-        self._losses_seen = self._jitter.counts.losses if self._jitter is not None else 0
+        """The screen's RTP receiver: its jitter buffer tells losses it could not repair.
+
+        Read at the first frame: the buffer is swapped for ours only after the
+        track is announced (`TunedPeerConnection.setRemoteDescription`).
+        """
+        self._receiver, self._jitter = receiver, None
 
     async def watch_link(self, pc: Any, receiver: Any) -> None:
         """Read the link's counters every `LINK_POLL` seconds while the share lasts."""
@@ -227,6 +231,9 @@ class Presenter:
     def _count_link(self, now: float, frame: Any) -> None:
         self.keyframes += bool(frame.key_frame)
         lost = False
+        if self._jitter is None and self._receiver is not None:
+            self._jitter = jitter_buffer_of(self._receiver)
+            self._losses_seen = self._jitter.counts.losses if self._jitter is not None else 0
         if self._jitter is not None:
             losses = self._jitter.counts.losses
             lost, self._losses_seen = losses != self._losses_seen, losses

@@ -509,6 +509,7 @@ class LabCloud:
 
 @contextmanager
 def router_cloud(lab: FaultLab, workdir: Path) -> Iterator[LabCloud]:
+    workdir.mkdir(parents=True, exist_ok=True)
     lab.host_route_to_cloud()
     denied = [peer for peer in PRODUCTION_DENIED_PEERS if peer != _TEST_RANGE]
     code = (

@@ -107,6 +107,14 @@ def test_a_cut_and_a_udp_block_mid_share_are_ridden_out(
         time.sleep(3)
         lab.cut(False)
         assert receiver.frames_resume_after(time.monotonic(), NAME) < 2.0
+        # The receiver's stats say what the room saw: a picture that stood still.
+        _, stats = receiver.records.wait_for(
+            lambda r: r["event"] == "stats" and any(p["freezes"] >= 1 for p in r["presenters"]),
+            5,
+            "the freeze in the stats",
+        )
+        (presenter,) = stats["presenters"]
+        assert presenter["keyframes"] >= 2 and presenter["reconnecting"] is False
         lab.block_udp()  # media only: the signalling (TCP) goes on
         time.sleep(3)
         lab.clear()
