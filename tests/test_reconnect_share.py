@@ -102,6 +102,7 @@ async def crash(mt: Meeting) -> None:
         if conn.pc is not None:
             await conn.pc.close()
         conn.ws._req.transport.abort()  # as the kernel does for a killed process
+    await service.listener.close()  # the port is free again
     await service._runner.cleanup()
 
 
