@@ -17,6 +17,7 @@ from aiortc.mediastreams import MediaStreamError
 from montage_core.rtc.link_quality import FreezeCounter, LinkMeter
 from montage_core.thirdparty.aiortc_ice import ice_round_trip
 from montage_core.thirdparty.aiortc_jitter import MarkerJitterBuffer, jitter_buffer_of
+from montage_core.thirdparty.aiortc_repair import repeat_nacks
 from montage_core.thirdparty.aiortc_stats import media_counts
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,15 @@ class Presenter:
         self._receiver, self._jitter = receiver, None
 
     async def watch_link(self, pc: Any, receiver: Any) -> None:
-        """Read the link's counters every `LINK_POLL` seconds while the share lasts."""
+        """Read the link's counters every `LINK_POLL` seconds while the share lasts,
+        and meanwhile ask again for lost packets (`repeat_nacks`)."""
+        repeating = asyncio.ensure_future(repeat_nacks(receiver, lambda: ice_round_trip(pc)))
+        try:
+            await self._poll_link(pc, receiver)
+        finally:
+            repeating.cancel()
+
+    async def _poll_link(self, pc: Any, receiver: Any) -> None:
         while True:
             # The screen's own stream: its retransmissions come on another SSRC.
             received, lost = media_counts(receiver) or (0, 0)

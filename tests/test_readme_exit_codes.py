@@ -34,6 +34,8 @@ def documented_codes() -> dict[int, str]:
         (errors.DeviceRevoked("x"), "suspended or removed"),
         (errors.ReceiverRefused("x"), "room full"),
         (errors.ShareEnded("x"), "connection lost"),
+        (errors.ConnectionLost("x"), "connection lost"),
+        (errors.PinChanged("x"), "PIN changed while reconnecting"),
     ],
 )
 def test_each_error_exits_with_the_code_the_readme_gives_it(

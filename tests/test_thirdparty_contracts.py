@@ -235,6 +235,32 @@ def test_a_retransmission_reaches_its_receiver_beside_another_video_section() ->
     run(body())
 
 
+def test_missing_packets_are_asked_for_again_until_they_come() -> None:
+    async def body() -> None:
+        sender, receiver, screen_sender, screen_receiver = await _share_beside_a_camera()
+        repeating: asyncio.Future[None] | None = None
+        try:
+            history = screen_sender._RTCRtpSender__rtp_history
+            newest = max(history.values(), key=lambda p: p.sequence_number).sequence_number
+            # As if that packet had been lost and its first NACK (or its RTX) too.
+            screen_receiver._RTCRtpReceiver__nack_generator.missing.add(newest)
+            repeating = asyncio.ensure_future(
+                aiortc_repair.repeat_nacks(screen_receiver, lambda: 0.001)
+            )
+            streams = screen_receiver._RTCRtpReceiver__remote_streams
+            deadline = time.monotonic() + 5
+            while screen_sender._rtx_ssrc not in streams:
+                assert time.monotonic() < deadline, "nothing asked for the missing packet"
+                await asyncio.sleep(0.02)
+        finally:
+            if repeating is not None:
+                repeating.cancel()
+            await sender.close()
+            await receiver.close()
+
+    run(body())
+
+
 def test_a_keyframe_request_reaches_the_source_and_the_round_trip_is_read() -> None:
     async def body() -> None:
         sender, receiver, screen_sender, screen_receiver = await _share_beside_a_camera()

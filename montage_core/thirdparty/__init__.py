@@ -15,7 +15,9 @@ later in the middle of a share.
 - `aiortc_repair` (aiortc): `RTCDtlsTransport._register_rtp_receiver`
   (wrapped), `RTCDtlsTransport._rtp_router`, `RtpRouter.ssrc_table`,
   `RTCRtpSender._send_keyframe` (wrapped per sender), `RTP_HISTORY_SIZE` in
-  `aiortc.rtcrtpsender` and `aiortc.rtcrtpreceiver` (raised).
+  `aiortc.rtcrtpsender` and `aiortc.rtcrtpreceiver` (raised),
+  `RTCRtpReceiver.__nack_generator` (`missing`, `max_seq`), `__remote_streams`,
+  `__rtx_ssrc`, `_send_rtcp_nack`.
 - `aiortc_remb` (aiortc): `RTCRtpReceiver.__remote_bitrate_estimator`
   (replaced), `AimdRateControl.current_bitrate/current_bitrate_initialized/
   latest_estimated_throughput`.
