@@ -260,14 +260,24 @@ def test_ctrl_c_stops_cleanly(screen: Xvfb, tmp_path: Path, receiver: Receiver) 
 
 
 @pytest.mark.parametrize(
-    ("how", "says"),
+    ("how", "reconnect", "code", "says"),
     [
-        ("closes", "The receiver closed the meeting."),  # SIGTERM: it says goodbye
-        ("vanishes", "Lost the connection to the receiver."),  # power cut: no goodbye
+        # SIGTERM: it says goodbye, so the share is over (never reconnected).
+        ("closes", "60", 1, "The receiver closed the meeting."),
+        # Power cut: no goodbye. With reconnection off the client says so at once;
+        # otherwise it tries again for --reconnect-seconds, then says why it stopped.
+        ("vanishes", "0", 1, "Lost the connection to the receiver."),
+        (
+            "vanishes",
+            "2",
+            4,
+            "could not get it back within 2 seconds, so the share stopped. "
+            "Check this computer's network and join again.",
+        ),
     ],
 )
 def test_receiver_ending_mid_share_is_reported(
-    screen: Xvfb, tmp_path: Path, how: str, says: str
+    screen: Xvfb, tmp_path: Path, how: str, reconnect: str, code: int, says: str
 ) -> None:
     rx = Receiver(tmp_path / "rx", "--pin", PIN)
     proc = client(
@@ -277,6 +287,8 @@ def test_receiver_ending_mid_share_is_reported(
         rx.ready["meeting_id"],
         "--pin",
         PIN,
+        "--reconnect-seconds",
+        reconnect,
         port=rx.ready["port"],
         background=True,
     )
@@ -285,8 +297,10 @@ def test_receiver_ending_mid_share_is_reported(
         rx.proc.kill()
     rx.close()
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1
+    assert proc.returncode == code
     assert last_line(err).endswith(says)
+    if reconnect != "0" and how == "vanishes":
+        assert "Reconnecting… (Lost the connection to the receiver.)" in err
 
 
 def test_devices_lists_the_built_in_sources() -> None:
