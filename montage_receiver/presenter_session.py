@@ -8,7 +8,7 @@ source) is decided by the shared `Room`.
 A client with the `resume` feature gets a ticket with its answer. When its
 connection is lost the room holds its slot for the seconds it asked
 (`Room.tickets`); a new connection that proves the PIN *and* the ticket's key
-takes the share back (docs/protocol.md §17). A ticket the room stopped is
+takes the share back (docs/protocol.md §18). A ticket the room stopped is
 answered with `stop`, so that presenter is never let back in by accident.
 """
 

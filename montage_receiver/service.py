@@ -10,7 +10,7 @@ presenters' messages arrive through `accept_signal` (fed by
 transport. Both run the same `PresenterSession`.
 
 A presenter whose connection is lost but who may come back (docs/protocol.md
-§17) keeps its tile, marked as reconnecting, and its peer connection, for
+§18) keeps its tile, marked as reconnecting, and its peer connection, for
 as long as its client said it would try: media that still flows is still
 shown. When it comes back, a new connection takes the tile over and, if the
 old peer connection still works and the client offers it again, the media

@@ -407,8 +407,8 @@ class LabClient:
 class LabProbe:
     """The benchmark's probe receiver (`bench.probe`) in the receiver's namespace.
 
-    `window()` starts a measuring window (printing the previous one's result);
-    `results` are those lines.
+    `window()` starts a measuring window, `result()` closes it and returns
+    what it measured.
     """
 
     def __init__(self, lab: FaultLab, pin: str | None = None, port: int = 8443) -> None:
@@ -433,14 +433,16 @@ class LabProbe:
         _, self.ready = self.out.wait_for(lambda r: r["event"] == "ready", 60, "the probe")
 
     def window(self) -> None:
+        """Start (or restart) a measuring window."""
         self.opened = True
         self.proc.send_signal(signal.SIGUSR1)
 
     def result(self, timeout: float = 10) -> dict[str, Any]:
-        """The open window's result; a new window opens at once (`window` restarts it)."""
+        """Close the open window and return its result."""
         assert self.opened, "no measuring window is open"
+        self.opened = False
         count = len([1 for _, r in self.out.lines if r["event"] == "result"])
-        self.proc.send_signal(signal.SIGUSR1)  # prints the open window's result, opens one
+        self.proc.send_signal(signal.SIGUSR2)
         deadline = time.monotonic() + timeout
         while len(results := [r for _, r in self.out.lines if r["event"] == "result"]) <= count:
             assert time.monotonic() < deadline, "the probe printed no result"

@@ -170,7 +170,8 @@ def test_at_5_percent_loss_both_ways_the_picture_keeps_moving_and_is_read_whole(
         lab.clear()
 
         # Then 100 ms more each way: latency grows by the delay, and no more.
-        time.sleep(2)
+        probe.window()
+        time.sleep(3)
         clean = probe.result()
         lab.delay(100)
         time.sleep(2)

@@ -1,4 +1,4 @@
-"""Resuming a share (docs/protocol.md §17): the two state machines and the policy, no I/O.
+"""Resuming a share (docs/protocol.md §18): the two state machines and the policy, no I/O.
 
 A client that reconnects by itself gets a ticket with its answer; when its
 connection is lost the room holds its slot; a new connection that proves

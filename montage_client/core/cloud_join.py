@@ -21,7 +21,7 @@ Throughout the share the XMPP session is held: when the cloud ends it (the
 administrator suspended or removed this device), the client asks the REST
 API why and ends the share with that sentence.
 
-When the share reconnects (docs/protocol.md §17) the channel is opened
+When the share reconnects (docs/protocol.md §18) the channel is opened
 again: the meeting is looked up again (an ended meeting or a revoked device
 ends the share with its sentence; a cloud that cannot be reached is tried
 again), the XMPP session is reused or logged in again, and TURN credentials

@@ -8,7 +8,7 @@ to reconnect finishing — arrives in one inbox as a typed event
 loop. Progress goes out through `on_update` as plain dataclasses; the GUI
 and the CLI each render them their own way.
 
-When the connection is lost while sharing (docs/protocol.md §17), the share
+When the connection is lost while sharing (docs/protocol.md §18), the share
 keeps its media session and its place: it says "Reconnecting…", opens a new
 conversation with backoff for up to `reconnect_seconds`, proves the PIN it
 already proved (kept in memory for this share only) and the receiver's

@@ -5,7 +5,7 @@ pictures still flow while the client reconnects, and when the receiver
 still holds the share the same session is offered again (nothing is
 renegotiated). When the session itself has failed — ICE gave up, the
 laptop moved to another network, the receiver restarted — a new one is
-made; aiortc has no ICE restart (docs/protocol.md §17 says why a new peer
+made; aiortc has no ICE restart (docs/protocol.md §18 says why a new peer
 connection, and what it costs).
 """
 

@@ -7,7 +7,7 @@ WebRTC; it decides what the protocol allows and what each failure means for
 the person.
 
 One session is one conversation. A share that reconnects (docs/protocol.md
-§17) runs a new session for each attempt, given the resume ticket and the
+§18) runs a new session for each attempt, given the resume ticket and the
 PIN the last one proved; that session then types the PIN itself, proves the
 ticket, and ends with a sentence rather than asking anyone anything.
 """

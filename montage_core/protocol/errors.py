@@ -11,7 +11,7 @@ class MontageError(Exception):
     """Base for errors with a message meant for the person using the app.
 
     `transient`: the network may get better by itself (a blink, a restart);
-    a share that was running tries again after one of these (§17 of
+    a share that was running tries again after one of these (§18 of
     docs/protocol.md), and ends with the sentence after anything else.
     """
 
@@ -71,7 +71,7 @@ class ShareEnded(MontageError):
 class ConnectionLost(ShareEnded):
     """The connection to the receiver went away with nobody ending the share.
 
-    The one ending a client reconnects after (docs/protocol.md §17); when it
+    The one ending a client reconnects after (docs/protocol.md §18); when it
     does not (reconnection off), it ends the share like any `ShareEnded`.
     """
 

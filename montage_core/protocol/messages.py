@@ -36,7 +36,7 @@ MAX_FEATURE_CHARS = 32
 # biggest frame the protocol allows is meaningless.
 MIN_VIEW_SIDE = 16
 MAX_VIEW_SIDE = 16384
-# The client reconnects by itself and can resume its share (docs/protocol.md §17):
+# The client reconnects by itself and can resume its share (docs/protocol.md §18):
 # the receiver then sends it a resume ticket and holds its tile when it is lost.
 FEATURE_RESUME = "resume"
 # How long a client may ask the receiver to hold its tile after losing it.
@@ -218,7 +218,7 @@ class Offer:
     TYPE: ClassVar[str] = "offer"
     sdp: str
     confirm: bytes
-    # Resuming: proof of the ticket's key, bound to this connection (§17).
+    # Resuming: proof of the ticket's key, bound to this connection (§18).
     resume_proof: bytes | None = None
 
     def to_wire(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ yields nothing to test guesses against.
     client_confirm   = HMAC-SHA256(K, "montage/1 client"   | tls | offer_dtls)
     receiver_confirm = HMAC-SHA256(K, "montage/1 receiver" | tls | offer_dtls | answer_dtls)
 
-A share that may resume (docs/protocol.md §17) also gets a ticket: a random
+A share that may resume (docs/protocol.md §18) also gets a ticket: a random
 name the receiver chooses, and a key only the two ends of this exchange can
 compute. A later connection proves the key over its own transcript, on top
 of a new PIN exchange:
@@ -101,7 +101,7 @@ class PinExchange:
         return self._mac(b"montage/1 receiver", tls, offer_dtls, answer_dtls)
 
     def resume_key(self, ticket: str) -> bytes:
-        """The key of the resume ticket issued with this exchange (§17)."""
+        """The key of the resume ticket issued with this exchange (§18)."""
         return self._mac(b"montage/1 resume key", ticket)
 
     def check_client(self, confirm: bytes, tls: str, offer_dtls: str) -> bool:

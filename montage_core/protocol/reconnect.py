@@ -1,6 +1,6 @@
 """When a share that lost its connection tries again, and when it gives up.
 
-The client's reconnection policy (docs/protocol.md §17), without I/O: the
+The client's reconnection policy (docs/protocol.md §18), without I/O: the
 adapter says when the share was lost and when an attempt failed, with the
 time; the policy says when to try next, or that the window has passed and
 with which sentence the share ends.

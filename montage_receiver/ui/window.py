@@ -588,7 +588,7 @@ class _Tile(QWidget):
                 )
 
             if self.presenter.reconnecting:
-                # Their last picture stays, dimmed: they are coming back (protocol §17).
+                # Their last picture stays, dimmed: they are coming back (protocol §18).
                 self._paint_overlay(painter, picture, RECONNECTING)
             elif self.presenter.share_state == "paused":
                 self._paint_overlay(painter, picture, "Paused")
