@@ -8,7 +8,7 @@ the module constants `aiortc.rtcrtpsender.RTP_HISTORY_SIZE` and
 `RTCRtpReceiver.__nack_generator` (`NackGenerator.missing`, `.max_seq`),
 `RTCRtpReceiver.__remote_streams`, `__rtx_ssrc` and `_send_rtcp_nack`.
 
-Why, measured in the fault lab (docs/performance.md, "Loss"): aiortc routes
+Why, measured in the fault lab (docs/performance.md, "Faults"): aiortc routes
 an incoming RTP packet by its SSRC, else by its payload type when exactly one
 receiver has that type. It registers each receiver's media SSRC but never its
 retransmission (RTX) SSRC, and our share has two video sections (screen and
