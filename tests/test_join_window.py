@@ -266,6 +266,24 @@ def test_set_status(bar: SharingBar) -> None:
     assert bar.status_label.text() == "Sharing to Boardroom 3 (Local)"
 
 
+def test_a_notice_never_moves_the_buttons(bar: SharingBar, qtbot: QtBot) -> None:
+    bar.set_status("Sharing to Boardroom 3 (Local)")
+    bar.show_notice("")
+    qtbot.wait(10)
+    width, stop_x = bar.width(), bar.stop_button.mapToGlobal(bar.stop_button.rect().topLeft()).x()
+    # Reconnecting: a shorter status and a notice row.
+    bar.set_status("Reconnecting…")
+    bar.show_notice("Lost the connection to the receiver.")
+    qtbot.wait(10)
+    assert bar.width() == width
+    assert bar.stop_button.mapToGlobal(bar.stop_button.rect().topLeft()).x() == stop_x
+    grown = bar.height()
+    bar.set_status("Sharing to Boardroom 3 (Local)")
+    bar.show_notice("")
+    qtbot.wait(10)
+    assert bar.width() == width and bar.height() < grown  # the notice's row is gone
+
+
 def test_the_connection_mark_shows_the_grade_and_its_figures(bar: SharingBar) -> None:
     assert bar.link_grade is None and "not measured" in bar.link_mark.toolTip()
     bar.set_link("good", "0.2 % lost, 12 ms round trip")

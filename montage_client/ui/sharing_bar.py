@@ -82,7 +82,7 @@ class SharingBar(QWidget):
         row.addWidget(self.quality_combo)
         row.addWidget(self.pause_button)
         row.addWidget(self.stop_button)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.addLayout(row)
         layout.addWidget(self.notice_label)
@@ -133,7 +133,17 @@ class SharingBar(QWidget):
         """Something to know while sharing goes on (the room muted you)."""
         self.notice_label.setText(text)
         self.notice_label.setVisible(bool(text))
-        self.adjustSize()  # no empty row left behind when a notice goes
+        # Fit the height (no empty row left behind when a notice goes) but
+        # never narrow the bar: "Reconnecting…" is shorter than "Sharing to
+        # …", and Pause and Stop would jump away from under the pointer.
+        layout = self._layout
+        layout.activate()  # take the notice's row in or out of the hints now
+        width = max(self.width(), self.sizeHint().width())
+        if layout.hasHeightForWidth():
+            height = layout.totalHeightForWidth(width)
+        else:
+            height = self.sizeHint().height()
+        self.resize(width, height)
 
     def set_paused(self, paused: bool) -> None:
         self.pause_button.setChecked(paused)
