@@ -123,7 +123,7 @@ def running_receiver(
             *("--stats-interval", "3600", "--updates-from", str(drive), "--auto-update"),
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "receiver.log").open("w"),
         text=True,
         cwd=tmp_path,
     )
@@ -133,9 +133,16 @@ def running_receiver(
         stop_process(process)
 
 
-def _next_event(process: subprocess.Popen[str], timeout: float = 30) -> dict[str, Any]:
+def _next_event(
+    process: subprocess.Popen[str], log: Path | None = None, timeout: float = 30
+) -> dict[str, Any]:
     line = read_line(process, timeout)
-    assert line, f"the receiver exited ({process.poll()})"
+    if not line:
+        said = log.read_text()[-3000:] if log is not None and log.exists() else ""
+        state = "running" if process.poll() is None else f"exited ({process.poll()})"
+        raise AssertionError(
+            f"no event from the receiver in {timeout} s ({state}); it logged:\n{said}"
+        )
     return dict(json.loads(line))
 
 
@@ -143,12 +150,13 @@ def test_a_running_receiver_finds_a_bundle_on_a_drive_and_updates_itself(
     running_receiver: tuple[subprocess.Popen[str], Path], bundles: dict[str, Any]
 ) -> None:
     process, drive = running_receiver
-    ready = _next_event(process)
+    log = drive.parent / "receiver.log"
+    ready = _next_event(process, log)
     assert (ready["event"], ready["version"]) == ("ready", "0.1.0")
     # A stranger's file first: it is refused quietly (the log says why), nothing changes.
     shutil.copy(bundles["other repository"], drive / "theirs.montage-update")
     shutil.copy(bundles["0.2.0"], drive / "montage-receiver.montage-update")
-    events = [_next_event(process) for _ in range(3)]
+    events = [_next_event(process, log) for _ in range(3)]
     assert events[0] == {"event": "update_available", "version": "0.2.0", "source": "file"}
     assert events[1] == {"event": "update_installed", "version": "0.2.0"}
     # The same process, restarted into the new version with the same arguments.

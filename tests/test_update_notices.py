@@ -1,5 +1,6 @@
 """When and where updates are offered: checks at start and each interval, never while busy;
-the receiver's idle page only, never over a presenter's picture; the README's exit codes."""
+the receiver's idle page only, never over a presenter's picture; the README's exit codes;
+an update file on a drive is offered once, and only once it has been copied in full."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from montage_core.updates.errors import (
     Rollback,
     UpdateError,
 )
+from montage_core.updates.removable import BundleScanner, watch_for_bundles
 from montage_core.updates.schedule import check_periodically
 from montage_receiver.ui.window import ReceiverWindow
 from tests.test_receiver_window import make_presenter
@@ -106,3 +108,36 @@ def test_checks_run_at_start_and_again_each_interval_but_never_while_busy() -> N
         assert len(checks) == 2 and found == ["0.2.0"]
 
     asyncio.run(scenario())
+
+
+def test_a_file_still_being_copied_is_left_alone_until_it_stops_changing(tmp_path: Path) -> None:
+    drive = tmp_path / "usb"
+    (drive / "updates").mkdir(parents=True)
+    bundle = drive / "updates" / "montage-receiver.montage-update"
+    scanner = BundleScanner([drive])
+    with bundle.open("wb") as copying:
+        for _ in range(3):  # the copy goes on between scans: never reported
+            copying.write(b"x" * 1000)
+            copying.flush()
+            assert scanner.scan() == []
+    assert scanner.scan() == [bundle]  # unchanged since the last scan: complete
+    assert scanner.scan() == []  # reported once
+    bundle.write_bytes(b"y" * 10)  # replaced by another file
+    assert scanner.scan() == []
+    assert scanner.scan() == [bundle]
+
+
+def test_the_drive_watch_reports_a_copied_file_once(tmp_path: Path) -> None:
+    (tmp_path / "drive").mkdir()
+    bundle = tmp_path / "drive" / "r.montage-update"
+    bundle.write_bytes(b"z" * 100)
+    found: list[Path] = []
+
+    async def scenario() -> None:
+        watching = asyncio.ensure_future(watch_for_bundles([tmp_path], found.append, 0.02))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+        watching.cancel()
+
+    asyncio.run(scenario())
+    assert found == [bundle]
