@@ -115,10 +115,13 @@ class Room:
             self.stopped.popitem(last=False)
 
     def full_error(self) -> m.Error:
-        count = self.max_presenters
-        return m.Error(
-            m.ErrorCode.FULL, f"{count} people are already sharing. Ask one of them to stop first."
-        )
+        if self.max_presenters == 1:
+            sentence = "Someone is already sharing. Ask them to stop first."
+        else:
+            sentence = (
+                f"{self.max_presenters} people are already sharing. Ask one of them to stop first."
+            )
+        return m.Error(m.ErrorCode.FULL, sentence)
 
 
 class SessionState(enum.Enum):

@@ -147,7 +147,7 @@ def test_a_full_room_says_so(js: NodePeer, room: Room) -> None:
     late.call(op="start")
     assert late.ended() == {
         "kind": "full",
-        "message": "The room is full: 1 people are already sharing. Ask one of them to stop first.",
+        "message": "The room is full: Someone is already sharing. Ask them to stop first.",
     }
 
 
