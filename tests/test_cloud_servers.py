@@ -216,6 +216,21 @@ def _watch_disconnect(client: Any) -> asyncio.Future[float]:
     return ended
 
 
+def test_a_work_directory_used_before_starts_again_with_a_new_admin_password(
+    tmp_path: Path, certs: ThrowawayCertificates
+) -> None:
+    passwords = []
+    for run_number in range(2):  # `montage-cloud dev --workdir` run twice
+
+        async def admin_works(admin: ProsodyAdmin, n: int = run_number) -> None:
+            await admin.create_account(f"dev-run-{n}", "device-password-0")
+
+        with ProsodyServer(tmp_path, certs) as endpoint:
+            _with_admin(endpoint, certs, admin_works)
+            passwords.append(endpoint.admin_password)
+    assert passwords[0] != passwords[1]
+
+
 def test_created_account_logs_in_with_scram_over_direct_tls(
     xmpp: XmppEndpoint, certs: ThrowawayCertificates
 ) -> None:

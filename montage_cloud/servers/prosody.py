@@ -102,8 +102,19 @@ class ProsodyServer:
     def _create_admin(self) -> None:
         # prosodyctl is Prosody's own documented way to add an account while
         # the server is stopped; the password goes through stdin, not argv.
-        result = subprocess.run(
-            ["prosodyctl", "--config", str(self._config), "adduser", self.endpoint.admin_jid],
+        # A work directory used before already has the account (a restarted
+        # `montage-cloud dev --workdir`): it gets this run's password instead.
+        result = self._prosodyctl("adduser")
+        if result.returncode != 0 and "exists" in result.stdout + result.stderr:
+            result = self._prosodyctl("passwd")
+        if result.returncode != 0:
+            raise ServerError(
+                f"prosodyctl could not set up the admin account: {result.stdout}{result.stderr}"
+            )
+
+    def _prosodyctl(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["prosodyctl", "--config", str(self._config), command, self.endpoint.admin_jid],
             input=f"{self._admin_password}\n{self._admin_password}\n",
             capture_output=True,
             text=True,
@@ -111,8 +122,6 @@ class ProsodyServer:
             check=False,
             timeout=30,
         )
-        if result.returncode != 0:
-            raise ServerError(f"prosodyctl adduser failed: {result.stdout}{result.stderr}")
 
     def start(self) -> XmppEndpoint:
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
