@@ -64,7 +64,7 @@ class ProsodyServer:
         self._domain = domain
         self._host = host
         self._port = port or free_port(host)
-        self._admin_password = secrets.token_urlsafe(24)
+        self._admin_password = _admin_password(workdir / "xmpp-admin-password")
         self._config = workdir / "prosody.cfg.lua"
         self._process = ServerProcess(
             "prosody",
@@ -138,3 +138,17 @@ class ProsodyServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _admin_password(path: Path) -> str:
+    """The admin password kept in the work directory (private), made on first use.
+
+    Kept so a restarted dev cloud's accounts derived from it (the guest
+    bridge's) still log in, instead of being replaced after a failed login.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, password + "\n")
+    return password
