@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from aioice import turn
 
 from montage_core.xmpp_session import XmppLoginFailed, close_session, open_session
 from tests.dev_cloud import dev_cloud as start_dev_cloud
+from tests.dev_cloud import read_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,3 +141,23 @@ def test_ctrl_c_stops_all_three(dev_cloud: tuple[subprocess.Popen[str], dict[str
         time.sleep(0.1)
     assert not any(_accepts(h, p) for h, p in endpoints)
     assert not Path(ready["workdir"]).exists()
+
+
+def test_read_line_returns_lines_that_arrived_together() -> None:
+    # The tests wait for a child's JSON events with read_line; two printed at
+    # once must both be read at once, not the second after a timeout.
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import os, time; os.write(1, b'one\\ntwo\\n'); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = time.monotonic()
+        assert [read_line(process, 10), read_line(process, 10)] == ["one\n", "two\n"]
+        assert time.monotonic() - started < 5
+        with pytest.raises(AssertionError, match="no line"):
+            read_line(process, 0.2)
+    finally:
+        process.kill()
+        process.wait()
+    assert read_line(process, 5) == "" == read_line(process, 5)  # the end, for every caller

@@ -136,7 +136,10 @@ def running_receiver(
 def _next_event(
     process: subprocess.Popen[str], log: Path | None = None, timeout: float = 30
 ) -> dict[str, Any]:
-    line = read_line(process, timeout)
+    try:
+        line = read_line(process, timeout)
+    except AssertionError:
+        line = ""
     if not line:
         said = log.read_text()[-3000:] if log is not None and log.exists() else ""
         state = "running" if process.poll() is None else f"exited ({process.poll()})"
@@ -156,7 +159,8 @@ def test_a_running_receiver_finds_a_bundle_on_a_drive_and_updates_itself(
     # A stranger's file first: it is refused quietly (the log says why), nothing changes.
     shutil.copy(bundles["other repository"], drive / "theirs.montage-update")
     shutil.copy(bundles["0.2.0"], drive / "montage-receiver.montage-update")
-    events = [_next_event(process, log) for _ in range(3)]
+    events = [_next_event(process, log)]
+    events += [_next_event(process, log) for _ in range(2)]
     assert events[0] == {"event": "update_available", "version": "0.2.0", "source": "file"}
     assert events[1] == {"event": "update_installed", "version": "0.2.0"}
     # The same process, restarted into the new version with the same arguments.
