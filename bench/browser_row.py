@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import signal
 import ssl
 import subprocess
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.browser import chromium, trust_ca
+from bench.child_output import read_line
 from bench.cpu import TICKS, cpu_ticks
 from bench.run import Scene
 from bench.stamp import now_ms
@@ -65,12 +65,10 @@ ENCODER_STATS = """async () => {
 
 
 def _line(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise RuntimeError(f"no line from {process.args!r} within {timeout} s")
-    line = process.stdout.readline()
+    try:
+        line = read_line(process, timeout)
+    except AssertionError:
+        raise RuntimeError(f"no line from {process.args!r} within {timeout} s") from None
     if not line:
         raise RuntimeError(f"{process.args!r} exited ({process.wait()})")
     answer: dict[str, Any] = json.loads(line)
