@@ -2,7 +2,7 @@
 
     python -m installer.build_report dist
     {"client": "dist/montage-client/montage-client-cli", "client_gui": "...", "receiver": "...",
-     "client_mb": N, "receiver_mb": N}
+     "client_mb": N, "receiver_mb": N, "version": "0.1.0", "platform": "linux-x86_64"}
 
 Sizes are the folders on disk (the installers compress them further).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+from montage_core.version import read_stamp
 
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 
@@ -31,10 +33,15 @@ def report(dist: Path) -> dict[str, object]:
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
         raise SystemExit(f"build: the build did not make {', '.join(missing)}")
+    stamp = read_stamp(client_dir)
+    if stamp is None:
+        raise SystemExit(f"build: {client_dir} has no stamp (pyinstaller.spec writes it last)")
     return {
         **{key: str(path.absolute()) for key, path in paths.items()},
         "client_mb": folder_mb(client_dir),
         "receiver_mb": folder_mb(receiver_dir),
+        "version": stamp.version,
+        "platform": stamp.platform,
     }
 
 

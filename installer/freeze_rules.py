@@ -13,9 +13,10 @@ in their check that every bundled library finds what it links against.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -105,9 +106,53 @@ PLUGINS: dict[str, PluginRule] = {
 MEDIA_PLUGIN_APPS = frozenset({"client"})
 
 
+# ./scripts/build.sh --version V passes V to pyinstaller.spec in this variable.
+VERSION_VARIABLE = "MONTAGE_VERSION"
+_VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")  # as montage_core/updates
+
+
+def source_version() -> str:
+    """`__version__` in montage_core/__init__.py: the one place the version is written."""
+    tree = ast.parse((ROOT / "montage_core" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
+        ):
+            return str(ast.literal_eval(node.value))
+    raise ValueError("montage_core/__init__.py names no __version__")
+
+
 def version() -> str:
-    with (ROOT / "pyproject.toml").open("rb") as file:
-        return str(tomllib.load(file)["project"]["version"])
+    """The version a build is made as: `--version` of ./scripts/build.sh, else the source's."""
+    text = os.environ.get(VERSION_VARIABLE) or source_version()
+    if not _VERSION.match(text):
+        raise ValueError(f"{text!r} is not a release version (three numbers, such as 0.2.0)")
+    return text
+
+
+def stamp(folder: Path, app: str, text: str, platform: str) -> Path:
+    """Write a build's stamp (montage_core/version.py reads it at run time): in the app
+    folder, or in Contents/Resources of a macOS .app. Written after PyInstaller has
+    made the folder, so that another version reuses all of PyInstaller's work."""
+    from montage_core.version import stamp_file
+
+    path = stamp_file(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(path.name + ".new")
+    data = {"app": app, "version": text, "platform": platform}
+    fresh.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(fresh, path)
+    return path
+
+
+def built_version(folder: Path) -> str:
+    """The version the build in `folder` was stamped with (what its installer is named)."""
+    from montage_core.version import read_stamp
+
+    found = read_stamp(folder)
+    if found is None or found.version is None:
+        raise ValueError(f"{folder} has no build stamp: build it with ./scripts/build.sh")
+    return found.version
 
 
 def keep_qt_file(dest: str, app: str) -> bool:

@@ -39,6 +39,7 @@ FORBIDDEN: dict[str, set[str]] = {
 CLOUD_MAY_USE_FROM_CORE = {
     "montage_core",
     "montage_core.entry",
+    "montage_core.version",
     "montage_core.xmpp_session",
     # The guest bridge: the <signal/> payload and the guests' account name.
     "montage_core.signal_stanza",

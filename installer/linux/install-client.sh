@@ -1,8 +1,12 @@
 #!/bin/sh
 # Installs the Montage client for the person running it (no root needed):
 #   tar xf Montage-<version>-linux-x86_64.tar.xz && ./montage-client/install-client.sh
-# puts the program in ~/.local/opt/montage-client, `montage-client` (the window)
+# puts the installation in ~/.local/opt/montage-client, `montage-client` (the window)
 # and `montage-client-cli` in ~/.local/bin, and Montage in the desktop's menu.
+# The tarball's folder is already laid out as an installation that updates itself
+# (current, versions/<v>/, the launchers, update/: docs/updates.md); the links and
+# the menu entry start its launchers, so they keep working after an update.
+# Installing again replaces the installation (and what it had updated to).
 #   ./install-client.sh --uninstall    removes all three again
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

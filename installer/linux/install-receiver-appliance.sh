@@ -5,6 +5,10 @@
 # Installs the receiver into PREFIX (default /opt/montage-receiver), Xorg and
 # xinit, a user `montage` to run it, and the systemd unit that shows it full
 # screen on tty1 from boot (deploy/receiver-appliance/montage-receiver.service).
+# The tarball's folder is an installation that updates itself (current,
+# versions/<v>/, the launcher, update/: docs/updates.md); it belongs to
+# `montage`, so that the receiver can install an update (online, or from a USB
+# drive) and restart into it. The unit starts the launcher.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${1:-/opt/montage-receiver}
@@ -21,6 +25,7 @@ if [ "$here" != "$prefix" ]; then
   rm -rf "$prefix.new" && mkdir -p "$(dirname "$prefix")" && cp -a "$here" "$prefix.new"
   rm -rf "$prefix" && mv "$prefix.new" "$prefix"
 fi
+chown -R montage: "$prefix"
 sed "s|@PREFIX@|$prefix|g" "$here/montage-receiver.service" > /etc/systemd/system/montage-receiver.service
 [ -f /etc/default/montage-receiver ] || cat > /etc/default/montage-receiver <<'CONF'
 # Arguments for montage-receiver (see montage-receiver --help), e.g.

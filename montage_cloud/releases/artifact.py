@@ -2,25 +2,28 @@
 
 A folder (PyInstaller's dist/montage-client/, or a source tree) is packed into a
 tufup-style archive, its contents at the archive's root, with a
-`montage-release.json` manifest (app, version, platform) added. An archive
-made elsewhere (scripts/source_release.py) brings its own manifest; when it
-does, it must agree with the command line, so a build is never published
-under another version's number.
+`montage-release.json` manifest (app, version, platform) at the top. A frozen
+build already carries that file, its stamp (montage_core/version.py: what
+./scripts/build.sh was given and the build machine's platform); an archive made
+elsewhere (scripts/source_release.py) brings its own. Either way it must agree
+with the command line, so a build is never published under another version's
+number, and it is published under the platform its updater asks for.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import platform as host
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from montage_core.version import STAMP, platform_tag, read_stamp
+
 from .repository import ARCHIVE_SUFFIX, ReleaseError
 
-MANIFEST = "montage-release.json"
+MANIFEST = STAMP
+__all__ = ["ArtifactInfo", "agree", "pack_folder", "platform_tag", "read_folder", "read_manifest"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,6 @@ class ArtifactInfo:
     app: str | None
     version: str | None
     platform: str | None
-
-
-def platform_tag() -> str:
-    """This machine's tag for frozen builds: linux-x86_64, windows-amd64, macos-arm64."""
-    system = {"win32": "windows", "darwin": "macos"}.get(sys.platform, sys.platform)
-    return f"{system}-{host.machine().lower()}"
 
 
 def read_manifest(archive: Path) -> ArtifactInfo:
@@ -47,6 +44,14 @@ def read_manifest(archive: Path) -> ArtifactInfo:
     except (tarfile.TarError, OSError, ValueError) as exc:
         raise ReleaseError(f"{archive} is not a readable .tar.gz archive ({exc}).") from None
     return ArtifactInfo(data.get("app"), data.get("version"), data.get("platform"))
+
+
+def read_folder(folder: Path) -> ArtifactInfo:
+    """What a built folder's stamp says it is (nothing known for a folder without one)."""
+    stamp = read_stamp(folder)
+    if stamp is None:
+        return ArtifactInfo(None, None, None)
+    return ArtifactInfo(stamp.app, stamp.version, stamp.platform)
 
 
 def pack_folder(folder: Path, out: Path, *, app: str, version: str, platform: str) -> Path:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .artifact import agree, pack_folder, platform_tag, read_manifest
+from .artifact import agree, pack_folder, platform_tag, read_folder, read_manifest
 from .bundle import BUNDLE_SUFFIX, DEFAULT_BUNDLE_DAYS, write_bundle
 from .keys import ONLINE_ROLES, ROLES, KeyMissing, RoleKey, generate_key, key_path, load_key
 from .repository import ReleaseError, ReleaseRepository
@@ -89,7 +89,9 @@ def add_release_commands(
     )
     bundle.add_argument("--app", required=True)
     bundle.add_argument("--version", required=True)
-    bundle.add_argument("--platform", default="source")
+    bundle.add_argument(
+        "--platform", help="the release's platform (default: the only one with that version)"
+    )
     bundle.add_argument("--out", type=Path, required=True, help=f"the file (*{BUNDLE_SUFFIX})")
     bundle.add_argument(
         "--days",
@@ -158,7 +160,7 @@ def _run(
         release = write_bundle(
             repository,
             app=args.app,
-            platform=args.platform,
+            platform=args.platform or _only_platform(repository, args.app, args.version),
             version=args.version,
             out=args.out,
             keys=_keys(keys_dir, root_key, ("snapshot", "timestamp")),
@@ -188,8 +190,10 @@ def _add(args: argparse.Namespace, repository: ReleaseRepository, keys: dict[str
     notes = args.notes_file.read_text(encoding="utf-8") if args.notes_file else args.notes
     with tempfile.TemporaryDirectory(prefix="montage-release-") as scratch:
         if artifact.is_dir():
-            app = args.app or artifact.name
-            platform = args.platform or platform_tag()
+            found = read_folder(artifact)
+            agree(args.version, found.version, "version", artifact)
+            app = agree(args.app, found.app, "app", artifact) or artifact.name
+            platform = agree(args.platform, found.platform, "platform", artifact) or platform_tag()
             archive = pack_folder(
                 artifact,
                 Path(scratch) / f"{app}-{args.version}.tar.gz",
@@ -216,6 +220,19 @@ def _add(args: argparse.Namespace, repository: ReleaseRepository, keys: dict[str
         file=sys.stderr,
     )
     return 0
+
+
+def _only_platform(repository: ReleaseRepository, app: str, version: str) -> str:
+    platforms = sorted(
+        {r.platform for r in repository.releases() if (r.app, r.version) == (app, version)}
+    )
+    if len(platforms) == 1:
+        return platforms[0]
+    if not platforms:
+        raise ReleaseError(f"{app} {version} is not in the repository.")
+    raise ReleaseError(
+        f"{app} {version} exists for {', '.join(platforms)}: say which with --platform."
+    )
 
 
 def _keys(keys_dir: Path, root_key: Path, roles: tuple[str, ...]) -> dict[str, RoleKey]:

@@ -7,7 +7,8 @@
     <root>/update/root.json     the trust anchor shipped with the installation
     <root>/update/metadata/     what python-tuf has verified so far (rollback protection)
     <root>/update/downloads/    verified release archives
-    <root>/launch.py            the launcher (source form): starts `current`
+    <root>/<launcher>           starts `current`: launch.py (source form), or
+                                montage-client & co. (frozen form, launchers.py)
 
 A new version is unpacked beside the running one under a temporary name,
 renamed into `versions/` only when complete, started once with `--version`
@@ -15,9 +16,9 @@ to see that it runs, and only then does `current` name it. An interruption
 at any point leaves `current` naming a complete version.
 
 How a version is laid out and started depends on the build: `AppForm`.
-`SourceTreeForm` (the packages as source, run by this Python) is the form
-we ship until the frozen builds land; a PyInstaller one-folder form
-implements the same four methods (docs/updates.md, "Frozen builds").
+`SourceTreeForm` is the packages as source, run by this Python;
+`FrozenForm` (frozen.py) is a PyInstaller one-folder build, what the
+installers install (docs/updates.md, "Frozen builds").
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from montage_core.version import is_frozen
 
 from .errors import InstallFailed, UpdatesNotSetUp
 from .versions import version_key
@@ -59,11 +62,12 @@ class AppForm(Protocol):
     def command(self, folder: Path, app: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
         """The command line and environment that start `app` from `folder`."""
 
-    def launcher(self, root: Path, app: str, args: list[str]) -> list[str]:
-        """The command line that starts the current version (what a shortcut runs)."""
+    def launcher(self, root: Path, app: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line (and environment) that starts the current version, as a
+        shortcut does: what a program that has just updated itself becomes."""
 
-    def write_launcher(self, root: Path) -> None:
-        """Put the launcher in `root` (once, at first install)."""
+    def write_launcher(self, root: Path, app: str) -> None:
+        """Put the launcher of `app` in `root` (once, at first install)."""
 
 
 LAUNCHER = '''#!/usr/bin/env python3
@@ -106,26 +110,32 @@ class SourceTreeForm:
         env = dict(os.environ, PYTHONPATH=str(folder))
         return [sys.executable, "-P", "-m", MODULES[app], *args], env
 
-    def launcher(self, root: Path, app: str, args: list[str]) -> list[str]:
-        return [sys.executable, str(root / "launch.py"), app, *args]
+    def launcher(self, root: Path, app: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, str(root / "launch.py"), app, *args], dict(os.environ)
 
-    def write_launcher(self, root: Path) -> None:
+    def write_launcher(self, root: Path, app: str) -> None:
         path = root / "launch.py"
         path.write_text(LAUNCHER.format(modules=MODULES))
         path.chmod(0o755)
 
 
-def running_form() -> AppForm | None:
-    """The form of the running program; None for a frozen build until its form lands."""
-    if getattr(sys, "frozen", False):
-        return None
+def running_form() -> AppForm:
+    """The form of the running program: frozen by PyInstaller, or source."""
+    if is_frozen():
+        from .frozen import FrozenForm
+
+        return FrozenForm()
     return SourceTreeForm()
 
 
 @dataclass(frozen=True)
 class UpdateSource:
     url: str
-    ca_file: str | None
+    ca_file: str | None  # an extra CA for the server; a relative name is a file in update/
+
+    def as_json(self) -> str:
+        """update/source.json (installers write the same)."""
+        return json.dumps({"url": self.url, "ca_file": self.ca_file}, indent=2) + "\n"
 
 
 class Installation:
@@ -144,10 +154,6 @@ class Installation:
     def running(cls, app: str) -> Installation:
         """The installation this program runs from; UpdatesNotSetUp when there is none."""
         form = running_form()
-        if form is None:
-            raise UpdatesNotSetUp(
-                "This build cannot update itself yet; install the new version with its installer."
-            )
         folder = form.running_folder()
         root = folder.parent.parent
         if folder.parent.name != "versions" or not (root / CURRENT).is_file():
@@ -172,7 +178,24 @@ class Installation:
                 f"{type(exc).__name__})."
             ) from None
         ca_file = data.get("ca_file")
-        return UpdateSource(url, str(ca_file) if ca_file else None)
+        if not ca_file:
+            return UpdateSource(url, None)
+        # A relative name is a file in update/ (an installer ships it there).
+        return UpdateSource(url, str(self.update_dir / str(ca_file)))
+
+    def ensure_writable(self) -> None:
+        """UpdatesNotSetUp unless this user may change the installation (an update
+        writes its state in update/ and a new version beside the others)."""
+        for folder in (self.metadata_dir, self.downloads, self.versions):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as exc:
+                raise UpdatesNotSetUp(
+                    f"Montage in {self.root} cannot be updated by this user ({folder}: "
+                    f"{exc.strerror or exc}). Ask whoever installed it, or install it again."
+                ) from None
 
     def trusted_root(self) -> bytes:
         try:
@@ -186,12 +209,12 @@ class Installation:
 
     def stage(self, archive: Path, version: str) -> Path:
         """Unpack `archive` as versions/<version>, complete or not at all."""
+        if version == self.current_version():
+            raise InstallFailed(f"Montage {version} is already the installed version.")
         self.versions.mkdir(parents=True, exist_ok=True)
         for leftover in self.versions.glob(".*.partial-*"):  # an earlier run, interrupted
             shutil.rmtree(leftover, ignore_errors=True)
         target = self.versions / version
-        if version == self.current_version():
-            raise InstallFailed(f"Montage {version} is already the installed version.")
         partial = Path(tempfile.mkdtemp(prefix=f".{version}.partial-", dir=self.versions))
         try:
             try:
@@ -256,7 +279,7 @@ class Installation:
             if folder.name not in keep and version_key(folder.name) is not None:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def restart_command(self, args: list[str]) -> list[str]:
+    def restart_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
         return self.form.launcher(self.root, self.app, args)
 
     def _check_manifest(self, folder: Path, version: str) -> None:
@@ -297,8 +320,6 @@ class Installation:
         installation.stage(archive, version)
         installation.switch(version)
         (installation.update_dir / "root.json").write_bytes(trusted_root)
-        (installation.update_dir / "source.json").write_text(
-            json.dumps({"url": source.url, "ca_file": source.ca_file}, indent=2) + "\n"
-        )
-        form.write_launcher(root)
+        (installation.update_dir / "source.json").write_text(source.as_json())
+        form.write_launcher(root, app)
         return installation

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,11 +69,16 @@ class AppUpdater:
 
     def restart(self, args: list[str]) -> None:
         """Replace this process with the current version (`args` as its arguments)."""
-        command = self.installation.restart_command(args)
+        command, env = self.installation.restart_command(args)
         logger.info("restarting into %s", command)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(command[0], command)
+        if sys.platform == "win32":
+            # Windows has no exec (os.execv starts a new process and leaves this one
+            # running): start the new version and end this one, as exec would.
+            subprocess.Popen(command, env=env, close_fds=True)
+            os._exit(0)
+        os.execve(command[0], command, env)
 
     # -- inside ---------------------------------------------------------------
 
@@ -115,6 +121,7 @@ class AppUpdater:
     @contextlib.contextmanager
     def _online(self) -> Iterator[tuple[UpdateClient, ProxiedFetcher]]:
         source = self.installation.source()
+        self.installation.ensure_writable()
         fetcher = ProxiedFetcher(source.url, self.proxy, ca_file=source.ca_file)
         try:
             client = UpdateClient(
@@ -132,6 +139,7 @@ class AppUpdater:
     @contextlib.contextmanager
     def _bundle(self, path: Path) -> Iterator[UpdateClient]:
         read_manifest(path)  # a sentence for a file that is no bundle at all
+        self.installation.ensure_writable()
         fetcher = BundleFetcher(path)
         try:
             yield UpdateClient(
@@ -148,7 +156,7 @@ class AppUpdater:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """One install at a time per installation (the window and a script, say)."""
-        self.installation.update_dir.mkdir(parents=True, exist_ok=True)
+        self.installation.ensure_writable()
         with (self.installation.update_dir / "lock").open("w") as lock:
             try:
                 import fcntl
