@@ -4,7 +4,8 @@
 (PyInstaller then reuses its work files in build/ for an unchanged tree) and
 hands out the paths its last line names. Every test that needs the frozen
 client or receiver, or the Linux payload an installer wraps, shares that one
-build.
+build. `build()` makes another (tests/test_frozen_updates.py: the same tree
+as 0.2.0, which reuses that build's work and takes seconds).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class FrozenBuild:
     receiver: Path
     client_mb: float
     receiver_mb: float
+    version: str  # the build's stamp
+    platform: str
     seconds: float  # how long build.sh took in this run
 
     @property
@@ -38,11 +41,15 @@ class FrozenBuild:
         return self.receiver.parent
 
 
-@pytest.fixture(scope="session")
-def frozen_build() -> FrozenBuild:
+def build(*args: str, env: dict[str, str] | None = None) -> FrozenBuild:
+    """Run ./scripts/build.sh with `args`; what its last line says it built."""
     started = time.monotonic()
     done = subprocess.run(
-        [str(ROOT / "scripts" / "build.sh")], cwd=ROOT, capture_output=True, text=True
+        [str(ROOT / "scripts" / "build.sh"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if done.returncode != 0:
         pytest.fail(f"./scripts/build.sh failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -54,5 +61,12 @@ def frozen_build() -> FrozenBuild:
         receiver=Path(built["receiver"]),
         client_mb=built["client_mb"],
         receiver_mb=built["receiver_mb"],
+        version=built["version"],
+        platform=built["platform"],
         seconds=time.monotonic() - started,
     )
+
+
+@pytest.fixture(scope="session")
+def frozen_build() -> FrozenBuild:
+    return build()
