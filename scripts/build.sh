@@ -26,9 +26,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -n "${MONTAGE_VERSION:-}" ]; then
-  case "$MONTAGE_VERSION" in
-    *[!0-9.]* | .* | *. | *..*) echo "build.sh: '$MONTAGE_VERSION' is not a version such as 0.2.0" >&2; exit 2 ;;
-  esac
+  # Three numbers without leading zeros, as the updater compares them (montage_core/updates).
+  if ! [[ $MONTAGE_VERSION =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ]]; then
+    echo "build.sh: '$MONTAGE_VERSION' is not a version such as 0.2.0" >&2
+    exit 2
+  fi
   export MONTAGE_VERSION
 fi
 if [ -z "${PYTHON:-}" ]; then

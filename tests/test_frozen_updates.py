@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import pytest
 from bench.xvfb import stop_process
 from installer.layout import UpdateSettings
 from installer.tarball import make_tarball
+from montage_cloud.servers.process import free_port
 from montage_core.version import platform_tag
 from scripts.source_release import build_archive
 from tests.dev_cloud import dev_cloud, read_line
@@ -166,13 +167,16 @@ def test_the_installed_frozen_client_updates_itself_from_the_dev_cloud(
 
 @pytest.fixture
 def receiver_installation(frozen_build: FrozenBuild, releases: Releases, tmp_path: Path) -> Path:
-    """The receiver's tarball unpacked: the installation the appliance script copies."""
+    """The receiver's tarball unpacked: the installation the appliance script copies,
+    in a room without internet (its update server is a port nobody listens on, so
+    what it installs can only have come from the drive)."""
+    offline = replace(releases.updates, url=f"https://127.0.0.1:{free_port()}/updates")
     tarball = make_tarball(
         "receiver",
         frozen_build.receiver_dir.parent,
         out_dir=tmp_path,
         fast=True,
-        updates=releases.updates,
+        updates=offline,
     )
     return _unpack(tarball, tmp_path / "opt") / RECEIVER
 

@@ -279,6 +279,11 @@ class Installation:
             if folder.name not in keep and version_key(folder.name) is not None:
                 shutil.rmtree(folder, ignore_errors=True)
 
+    def discard(self, version: str) -> None:
+        """Remove a staged version that was never made current."""
+        if version != self.current_version():
+            shutil.rmtree(self.versions / version, ignore_errors=True)
+
     def restart_command(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
         return self.form.launcher(self.root, self.app, args)
 

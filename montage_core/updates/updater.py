@@ -15,7 +15,7 @@ from montage_core.net import ProxySettings
 
 from .bundle import BASE_URL, BundleFetcher, read_manifest
 from .client import AvailableRelease, UpdateClient
-from .errors import BadBundle, Rollback
+from .errors import BadBundle, InstallFailed, Rollback
 from .fetcher import ProxiedFetcher
 from .installation import Installation
 from .versions import is_newer
@@ -86,7 +86,13 @@ class AppUpdater:
         installation = self.installation
         previous = installation.current_version()
         installation.stage(archive, version)
-        installation.probe(version)
+        try:
+            installation.probe(version)
+        except InstallFailed:
+            # A build that cannot start is of no use later either (and a frozen one is
+            # hundreds of megabytes): only the versions that ran stay.
+            installation.discard(version)
+            raise
         installation.switch(version)
         installation.prune({previous, version})
         for old in installation.downloads.glob("*"):
