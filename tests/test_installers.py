@@ -14,12 +14,14 @@ import os
 import plistlib
 import re
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from installer import freeze_rules
+from installer.layout import UpdateSettings
 from installer.nsis import compile_installer
 from installer.tarball import make_tarball
 from tests.frozen_build import FrozenBuild
@@ -33,7 +35,15 @@ UNIT = ROOT / "deploy" / "receiver-appliance" / "montage-receiver.service"
 @pytest.mark.parametrize("app", ["client", "receiver"])
 def test_windows_installer_compiles(frozen_build: FrozenBuild, tmp_path: Path, app: str) -> None:
     dist = frozen_build.client_dir.parent
-    installer = compile_installer(app, dist, out_dir=tmp_path, fast=True)
+    keys = ("--repo", str(tmp_path / "repo"), "--keys", str(tmp_path / "keys"))
+    subprocess.run(
+        [sys.executable, "-m", "montage_cloud", "admin", "release", "init", *keys],
+        check=True,
+        capture_output=True,
+    )
+    root_json = tmp_path / "repo" / "metadata" / "root.json"
+    updates = UpdateSettings("https://updates.example/updates", root_json)
+    installer = compile_installer(app, dist, out_dir=tmp_path, fast=True, updates=updates)
     assert (
         installer.name == f"{'Montage' if app == 'client' else 'Montage-Receiver'}-0.1.0-setup.exe"
     )
@@ -43,6 +53,10 @@ def test_windows_installer_compiles(frozen_build: FrozenBuild, tmp_path: Path, a
     folder = frozen_build.client_dir if app == "client" else frozen_build.receiver_dir
     payload = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
     assert len(data) > payload  # stored whole (--fast: no compression)
+    # What goes beside versions\0.1.0\: the console launcher and update\ (stored as they are).
+    assert b'"%~dp0versions\\%version%\\montage-' in data
+    assert root_json.read_bytes() in data
+    assert b'"url": "https://updates.example/updates"' in data
 
 
 @pytest.mark.slow
