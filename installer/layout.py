@@ -34,6 +34,23 @@ class LayoutError(ValueError):
     pass
 
 
+# Each program's folder in dist/ (from ./scripts/build.sh), and the product
+# name its installers and archives carry.
+PRODUCTS = {
+    "client": ("montage-client", "Montage"),
+    "receiver": ("montage-receiver", "Montage-Receiver"),
+}
+
+
+def built_folder(app: str, dist: Path) -> tuple[str, str, Path]:
+    """(folder, product, the build's path) for `app`; LayoutError if it was not built."""
+    folder, product = PRODUCTS[app]
+    payload = (dist / folder).resolve()
+    if not payload.is_dir():
+        raise LayoutError(f"{payload} is missing: run ./scripts/build.sh first")
+    return folder, product, payload
+
+
 @dataclass(frozen=True)
 class UpdateSettings:
     """The update/ folder an installer ships."""

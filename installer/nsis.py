@@ -30,10 +30,6 @@ from installer.freeze_rules import ROOT, windows_version_numbers
 
 SCRIPT = ROOT / "installer" / "windows" / "montage.nsi"
 LAUNCHER_SCRIPT = ROOT / "installer" / "windows" / "launcher.nsi"
-PRODUCTS = {
-    "client": ("montage-client", "Montage"),
-    "receiver": ("montage-receiver", "Montage-Receiver"),
-}
 
 
 class InstallerError(RuntimeError):
@@ -49,16 +45,13 @@ def compile_installer(
     updates: layout.UpdateSettings | None = None,
 ) -> Path:
     """Run makensis for `app` over `dist/<its folder>`; the installer's path (in `out_dir`)."""
-    folder, product = PRODUCTS[app]
-    payload = (dist / folder).resolve()
-    if not payload.is_dir():
-        raise InstallerError(f"{payload} is missing: run ./scripts/build.sh first")
     makensis = shutil.which("makensis")
     if makensis is None:
         raise InstallerError(
             "makensis is not installed (Debian: nsis; Windows: choco install nsis)"
         )
     try:
+        folder, product, payload = layout.built_folder(app, dist)
         first = layout.first_installation(folder, payload, updates, windows=True)
     except layout.LayoutError as exc:
         raise InstallerError(str(exc)) from None
@@ -107,7 +100,7 @@ def _makensis(makensis: str, script: Path, defines: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m installer.nsis", description=__doc__)
-    parser.add_argument("app", choices=sorted(PRODUCTS))
+    parser.add_argument("app", choices=sorted(layout.PRODUCTS))
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     parser.add_argument("--fast", action="store_true", help="store without compression (CI)")
     layout.add_arguments(parser)

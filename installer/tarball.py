@@ -40,10 +40,6 @@ EXTRAS = {
         ROOT / "deploy" / "receiver-appliance" / "README-appliance.md",
     ],
 }
-NAMES = {
-    "client": ("montage-client", "Montage"),
-    "receiver": ("montage-receiver", "Montage-Receiver"),
-}
 
 
 def make_tarball(
@@ -54,10 +50,7 @@ def make_tarball(
     fast: bool = False,
     updates: layout.UpdateSettings | None = None,
 ) -> Path:
-    folder, product = NAMES[app]
-    payload = dist / folder
-    if not payload.is_dir():
-        raise SystemExit(f"{payload} is missing: run ./scripts/build.sh first")
+    folder, product, payload = layout.built_folder(app, dist)
     first = layout.first_installation(folder, payload, updates)
     suffix = ".tar" if fast else ".tar.xz"
     out = (out_dir or dist) / f"{product}-{first.version}-linux-{platform.machine()}{suffix}"
@@ -88,7 +81,7 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m installer.tarball", description=__doc__)
-    parser.add_argument("app", choices=sorted(NAMES))
+    parser.add_argument("app", choices=sorted(layout.PRODUCTS))
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     parser.add_argument("--fast", action="store_true", help="no compression (tests)")
     layout.add_arguments(parser)
