@@ -45,6 +45,8 @@ from tests.fault_lab import (
     LabClient,
     LabProbe,
     LabReceiver,
+    cut_until_given_up,
+    join,
     router_cloud,
     unavailable_reason,
 )
@@ -54,10 +56,8 @@ NAME = "Lab"
 
 
 def _join(lab: FaultLab, screen: Xvfb, receiver: LabReceiver, tmp: Path, *extra: str) -> LabClient:
-    client = LabClient(lab, screen, receiver.ready["meeting_id"], tmp / "client", *extra)
-    client.wait_for("Sharing to")
-    receiver.frames_resume_after(time.monotonic(), NAME, timeout=20)
-    time.sleep(2)
+    client = join(lab, screen, receiver, tmp, *extra)
+    time.sleep(2)  # settled before anything is measured
     return client
 
 
@@ -226,23 +226,16 @@ def cut60(lab: FaultLab, screen: Xvfb, tmp: Path) -> dict[str, Any]:
     receiver = LabReceiver(lab, tmp / "receiver", f"--pin={PIN}")
     client = _join(lab, screen, receiver, tmp, f"--pin={PIN}")
     try:
-        lab.cut(True)
-        cut_at = time.monotonic()
-        client.proc.wait(120)
-        gave_up = time.monotonic() - cut_at
-        left_at, left = receiver.records.wait_for(
-            lambda r: r["event"] == "presenter_left", 60, "the tile to be freed"
-        )
+        ended = cut_until_given_up(lab, receiver, client, timeout=120)
     finally:
-        lab.cut(False)
         client.stop()
         receiver.stop()
     return {
-        "client_gave_up_after_s": round(gave_up, 1),
+        "client_gave_up_after_s": round(ended.after_s, 1),
         "exit_code": client.proc.returncode,
         "last_words": client.last_words(),
-        "tile_freed_after_s": round(left_at - cut_at, 1),
-        "tile_freed_reason": left["reason"],
+        "tile_freed_after_s": round(ended.tile_freed_after_s, 1),
+        "tile_freed_reason": ended.left["reason"],
     }
 
 

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -402,6 +403,46 @@ class LabClient:
     def stop(self) -> int:
         stop_process(self.proc, signal.SIGINT)
         return int(self.proc.returncode)
+
+
+def join(
+    lab: FaultLab, display: Xvfb, receiver: LabReceiver, config: Path, *extra: str
+) -> LabClient:
+    """A client sharing to `receiver`, once its frames are arriving there."""
+    client = LabClient(lab, display, receiver.ready["meeting_id"], config, *extra)
+    client.wait_for("Sharing to")
+    receiver.records.wait_for(
+        lambda r: r["event"] == "stats" and any(p["frames"] > 10 for p in r["presenters"]),
+        20,
+        "frames at the receiver",
+    )
+    return client
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    """How a share ended under a cut longer than the client keeps trying."""
+
+    after_s: float  # from the cut to the client's exit
+    tile_freed_after_s: float  # from the cut to the receiver's presenter_left
+    left: dict[str, Any]  # that presenter_left record
+
+
+def cut_until_given_up(
+    lab: FaultLab, receiver: LabReceiver, client: LabClient, timeout: float
+) -> GaveUp:
+    """Cut the link until the client gives up and the receiver frees the tile; then restore it."""
+    try:
+        lab.cut(True)
+        cut_at = time.monotonic()
+        client.proc.wait(timeout)
+        gave_up = time.monotonic() - cut_at
+        left_at, left = receiver.records.wait_for(
+            lambda r: r["event"] == "presenter_left", timeout, "the tile to be freed"
+        )
+    finally:
+        lab.cut(False)
+    return GaveUp(gave_up, left_at - cut_at, left)
 
 
 class LabProbe:

@@ -40,6 +40,8 @@ from tests.fault_lab import (
     LabCloud,
     LabProbe,
     LabReceiver,
+    cut_until_given_up,
+    join,
     router_cloud,
     unavailable_reason,
 )
@@ -75,17 +77,6 @@ def healthy_network(lab: FaultLab) -> Iterator[None]:
     lab.cut(False)
     lab.clear()
     lab.stop_delay()
-
-
-def join(lab: FaultLab, screen: Xvfb, receiver: LabReceiver, tmp: Path, *extra: str) -> LabClient:
-    client = LabClient(lab, screen, receiver.ready["meeting_id"], tmp / "client", *extra)
-    client.wait_for("Sharing to")
-    receiver.records.wait_for(
-        lambda r: r["event"] == "stats" and any(p["frames"] > 10 for p in r["presenters"]),
-        20,
-        "frames at the receiver",
-    )
-    return client
 
 
 def one_tile_throughout(receiver: LabReceiver) -> None:
@@ -196,17 +187,11 @@ def test_a_cut_longer_than_the_client_keeps_trying_ends_the_share_and_frees_the_
     receiver = LabReceiver(lab, tmp_path / "receiver", f"--pin={PIN}")
     client = join(lab, screen, receiver, tmp_path, f"--pin={PIN}", "--reconnect-seconds=5")
     try:
-        lab.cut(True)
-        cut_at = time.monotonic()
-        client.proc.wait(30)
-        gave_up = time.monotonic() - cut_at
-        _, left = receiver.records.wait_for(
-            lambda r: r["event"] == "presenter_left", 30, "the tile to be freed"
-        )
+        ended = cut_until_given_up(lab, receiver, client, timeout=30)
     finally:
-        lab.cut(False)
         client.stop()
         receiver.stop()
+    gave_up, left = ended.after_s, ended.left
     assert client.proc.returncode == 4
     assert client.last_words().startswith(
         "montage-client: Lost the connection to the receiver at"
