@@ -20,21 +20,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mss
-import numpy as np
 import pytest
 import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from bench.stamp import FoundStamp, find_stamps, latency_ms
 from bench.xvfb import Xvfb, workload_on
 from montage_client.core.screen_source import ScreenGrabber, list_monitors
 from montage_client.settings import ClientSettings
 from montage_client.ui.controller import ClientController
 from montage_client.ui.join_window import JoinWindow
 from montage_client.ui.sharing_bar import SharingBar
+from tests.screens import recent_stamps
 
 pytestmark = [
     pytest.mark.xvfb,
@@ -45,7 +43,6 @@ pytestmark = [
     pytest.mark.qt_log_ignore("PulseAudioService", "pipewire", extend=True),
 ]
 PIN = "2468"
-RECENT_MS = 3000
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +96,6 @@ class ReceiverProcess:
             self.proc.kill()
             _, err = self.proc.communicate()
         return err
-
-
-def screenshot(display: Xvfb) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-        return bgra[..., 2::-1].copy()  # to RGB
-
-
-def recent_stamps(display: Xvfb) -> list[FoundStamp]:
-    return [s for s in find_stamps(screenshot(display)) if latency_ms(s.stamp) < RECENT_MS]
 
 
 async def until(condition: Any, timeout: float, what: str) -> Any:

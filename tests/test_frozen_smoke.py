@@ -20,18 +20,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import mss
 import numpy as np
 import pytest
 
-from bench.stamp import FoundStamp, find_stamps, latency_ms
 from bench.xvfb import Xvfb, stop_process
 from installer.freeze_rules import misaligned_segments
 from tests.frozen_build import FrozenBuild
+from tests.screens import recent_stamps, screenshot, until
 
 pytestmark = [
     pytest.mark.xvfb,
@@ -40,7 +39,6 @@ pytestmark = [
     pytest.mark.timeout(600),
 ]
 PIN = "1357"
-RECENT_MS = 3000
 JOIN_TITLE = "Share your screen"  # the join window's title: "Montage — Share your screen"
 PRESENTER_SIZE = (1280, 720)
 WORKLOAD_GEOMETRY = "700x400+560+300"
@@ -126,33 +124,12 @@ def presenter_screen() -> Iterator[Xvfb]:
             stop_process(workload, wait=10)
 
 
-def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def screenshot(display: Xvfb) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-        return bgra[..., 2::-1].copy()  # to RGB
-
-
 def save_png(rgb: np.ndarray[Any, np.dtype[np.uint8]], path: Path) -> None:
     from PySide6.QtGui import QImage
 
     height, width, _ = rgb.shape
     image = QImage(rgb.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
     assert image.save(str(path))
-
-
-def recent_stamps(display: Xvfb) -> list[FoundStamp]:
-    return [s for s in find_stamps(screenshot(display)) if latency_ms(s.stamp) < RECENT_MS]
 
 
 # -- what is in the bundles ---------------------------------------------------------------

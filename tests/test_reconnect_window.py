@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import mss
-import numpy as np
 import pytest
 
 from bench.xvfb import Xvfb, stop_process
 from tests.ocr import read_words
+from tests.screens import screenshot
 from tests.test_reconnect_share import CuttableLink
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.timeout(120)]
@@ -91,10 +90,7 @@ def receiver(tmp_path: Path) -> Iterator[tuple[dict[str, Any], list[dict[str, An
 
 
 def words_on(display: Xvfb) -> list[str]:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-    bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-    return [word.text for word in read_words(bgra[..., 2::-1].copy())]
+    return [word.text for word in read_words(screenshot(display))]
 
 
 def wait_for_words(display: Xvfb, found: Callable[[list[str]], bool], what: str) -> list[str]:

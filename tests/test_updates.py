@@ -17,8 +17,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from montage_core.updates.errors import (
 from tests.cutting_relay import cutting_relay
 from tests.dev_cloud import dev_cloud as start_dev_cloud
 from tests.ocr import read_words
+from tests.screens import screenshot, until
 from tests.update_rig import ROOT, Repo, archives, install, installed_version, run
 
 CLIENT = "montage-client"
@@ -308,22 +308,8 @@ def _mkdir(path: Path) -> Path:
 BANNER = (226, 238, 252)  # montage_client/ui/update_banner.py's background
 
 
-def _screen(display: Xvfb) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-        return bgra[..., 2::-1].copy()
-
-
 def _shows_banner(rgb: np.ndarray[Any, np.dtype[np.uint8]]) -> bool:
     return int(np.all(rgb == BANNER, axis=-1).sum()) > 2000
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 @pytest.mark.xvfb
@@ -339,8 +325,8 @@ def test_the_client_window_offers_the_update_and_installs_it_on_a_click(
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_for(lambda: _shows_banner(_screen(display)), "the update banner")
-            shot = _screen(display)
+            until(lambda: _shows_banner(screenshot(display)), 30, "the update banner")
+            shot = screenshot(display)
             (tmp_path / "banner.png").write_bytes(
                 mss.tools.to_png(shot.tobytes(), shot.shape[1::-1])
             )
@@ -357,11 +343,11 @@ def test_the_client_window_offers_the_update_and_installs_it_on_a_click(
             )
             # The window goes away and comes back as 0.2.0 (the same process, re-executed),
             # which finds nothing newer: no banner.
-            _wait_for(lambda: (installed / "current").read_text().strip() == "0.2.0", "0.2.0")
-            _wait_for(lambda: not _shows_banner(_screen(display)), "the banner to go")
-            _wait_for(lambda: bool(read_words(_screen(display))), "the new window")
+            until(lambda: (installed / "current").read_text().strip() == "0.2.0", 30, "0.2.0")
+            until(lambda: not _shows_banner(screenshot(display)), 30, "the banner to go")
+            until(lambda: bool(read_words(screenshot(display))), 30, "the new window")
             assert window.poll() is None
-            assert "Share your screen" in " ".join(w.text for w in read_words(_screen(display)))
+            assert "Share your screen" in " ".join(w.text for w in read_words(screenshot(display)))
         finally:
             stop_process(window)
     assert installed_version(installed, CLIENT) == f"{CLIENT} 0.2.0"

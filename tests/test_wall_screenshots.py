@@ -19,40 +19,19 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import mss
 import numpy as np
 import pytest
 
 from bench.stamp import find_stamp_in_corners, now_ms
 from bench.xvfb import Xvfb, stop_process, workload_on
+from tests.screens import Picture, screenshot, until
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(150)]
-
-Picture = np.ndarray[Any, np.dtype[np.uint8]]
-T = TypeVar("T")
-
-
-def screenshot(display: Xvfb) -> Picture:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-        return bgra[..., 2::-1].copy()  # to RGB
-
-
-def until(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Wall:

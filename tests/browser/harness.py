@@ -14,38 +14,20 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import mss
-import numpy as np
 from playwright.sync_api import Page
 
-from bench.stamp import FoundStamp, find_stamps, latency_ms
 from bench.xvfb import Xvfb, stop_process
 from tests.dev_cloud import collect_json, read_line
 from tests.test_cloud_share import Cloud
 
 ROOT = Path(__file__).resolve().parents[2]
 ORG = "Guest Test Org"
-RECENT_MS = 3000
-T = TypeVar("T")
-
-
-def until(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll `condition` until it returns something true; AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def admin(cloud: Cloud, method: str, path: str, body: Any = None) -> Any:
@@ -149,17 +131,6 @@ def room_receiver(cloud: Cloud, data_dir: Path, **options: Any) -> Iterator[Room
     finally:
         log = receiver.stop()
         assert "Traceback" not in log, log
-
-
-def screenshot(display: Xvfb) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    with mss.MSS(display=display.name) as sct:
-        shot = sct.grab(sct.monitors[1])
-        bgra = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-        return bgra[..., 2::-1].copy()  # to RGB
-
-
-def recent_stamps(display: Xvfb) -> list[FoundStamp]:
-    return [s for s in find_stamps(screenshot(display)) if latency_ms(s.stamp) < RECENT_MS]
 
 
 def open_join_page(page: Page, join_url: str) -> None:

@@ -24,11 +24,11 @@ from tests.browser.harness import (
     open_join_page,
     room_receiver,
     share_as,
-    until,
     wait_for_state,
 )
 from tests.dev_cloud import dev_cloud
 from tests.netns import Namespace, unavailable_reason
+from tests.screens import until
 from tests.test_cloud_share import Cloud, cloud_from
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(300)]

@@ -25,15 +25,14 @@ from tests.browser.harness import (
     RoomReceiver,
     allow_guests,
     open_join_page,
-    recent_stamps,
     room_receiver,
     share_as,
     status_seq,
-    until,
     wait_for_news,
     wait_for_state,
 )
 from tests.dev_cloud import dev_cloud
+from tests.screens import recent_stamps, until
 from tests.test_cloud_share import Cloud, cloud_from
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow, pytest.mark.timeout(300)]
