@@ -33,7 +33,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 
 from montage_cloud.xmpp_admin import XmppAdmin
 from montage_core.guests import GUEST_BRIDGE_USER
-from montage_core.signal_stanza import CONVERSATION
+from montage_core.signal_stanza import CONVERSATION, MAX_TEXT, refuse
 from montage_core.xmpp_session import XmppError, XmppLoginFailed, close_session, open_session
 
 logger = logging.getLogger(__name__)
@@ -42,8 +42,6 @@ logger = logging.getLogger(__name__)
 SEND_TIMEOUT = 10.0
 # Seconds between attempts to log in again after the session dropped.
 RECONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-# The largest message relayed: the receiver's own transport limit (§2).
-MAX_TEXT = 4 * 65536
 
 
 def bridge_password(admin_password: str) -> str:
@@ -251,11 +249,7 @@ class GuestBridge:
             or len(text) > MAX_TEXT
         ):
             # The guest has gone (or never was): the receiver ends its side.
-            refusal = iq.reply(clear=True)
-            refusal["type"] = "error"
-            refusal["error"]["type"] = "cancel"
-            refusal["error"]["condition"] = "item-not-found"
-            refusal.send()
+            refuse(iq, "cancel", "item-not-found")
             return
         iq.reply(clear=True).send()
         conversation.deliver(text)

@@ -10,14 +10,19 @@ it lives here, free of the proxy and media stacks the cloud does not install.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from slixmpp import Iq
 from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 
+from montage_core.protocol.messages import MAX_MESSAGE_BYTES
+
 SIGNAL_NS = "urn:montage:signal:1"
 # What a `conversation` attribute may be: chosen at random per share.
 CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The most JSON one <signal/> may carry: the receiver's own transport limit
+# (protocol §2) with room for escaping.
+MAX_TEXT = 4 * MAX_MESSAGE_BYTES
 
 
 class SignalStanza(ElementBase):
@@ -39,3 +44,12 @@ class SignalStanza(ElementBase):
 
 
 register_stanza_plugin(Iq, SignalStanza)
+
+
+def refuse(iq: Any, kind: str, condition: str) -> None:
+    """Answer a `<signal/>` IQ with an XMPP error (RFC 6120 §8.3: `kind` is its type)."""
+    refusal = iq.reply(clear=True)
+    refusal["type"] = "error"
+    refusal["error"]["type"] = kind
+    refusal["error"]["condition"] = condition
+    refusal.send()

@@ -24,9 +24,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from montage_cloud.errors import ApiError, BadRequest, ErrorCode, TooManyRequests
-from montage_cloud.guest_bridge import MAX_TEXT, Conversation, GuestBridge
+from montage_cloud.guest_bridge import Conversation, GuestBridge
 from montage_cloud.guests import GuestAdmission, GuestService, guests_unavailable
 from montage_cloud.web.page import add_page_routes
+from montage_core.signal_stanza import MAX_TEXT
 
 logger = logging.getLogger(__name__)
 

@@ -37,10 +37,13 @@ from montage_core.net import (
     open_tunnel,
 )
 from montage_core.net.errors import PacUnavailable
-from montage_core.protocol import messages as m
 from montage_core.protocol.errors import CloudUnavailable, MontageError, NotEnrolled
 from montage_core.signal_channel import PATH_CLOUD, SignalChannel
-from montage_core.signal_stanza import CONVERSATION  # also registers <signal/> on Iq
+from montage_core.signal_stanza import (  # also registers <signal/> on Iq
+    CONVERSATION,
+    MAX_TEXT,
+    refuse,
+)
 from montage_core.xmpp_session import (
     XmppLoginFailed,
     XmppUnreachable,
@@ -189,12 +192,8 @@ class XmppSignalling:
     def _on_iq(self, iq: Any) -> None:
         conversation = str(iq["montage_signal"]["conversation"])
         text = iq["montage_signal"]["json"]
-        if not CONVERSATION.fullmatch(conversation) or len(text) > 4 * m.MAX_MESSAGE_BYTES:
-            refusal = iq.reply(clear=True)
-            refusal["type"] = "error"
-            refusal["error"]["type"] = "modify"
-            refusal["error"]["condition"] = "bad-request"
-            refusal.send()
+        if not CONVERSATION.fullmatch(conversation) or len(text) > MAX_TEXT:
+            refuse(iq, "modify", "bad-request")
             return
         iq.reply(clear=True).send()
         sender = str(iq["from"].full)
